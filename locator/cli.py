@@ -1,0 +1,140 @@
+"""The command line: ``locator serve|import|export``.
+
+Help is bilingual (Chinese first); errors print the same detail the HTTP API gives and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from locator import __version__
+from locator.config import SETTINGS, load_settings, service_area_bounds
+from locator.errors import LocatorError
+from locator.model import LAYERS
+
+Handler = Callable[[argparse.Namespace, dict[str, object]], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = load_settings({"STORE": args.store} if getattr(args, "store", None) else None)
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except LocatorError as error:
+        where = f" ({error.param})" if error.param else ""
+        print(f"错误 / error{where}: {error.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="locator",
+        description="户外劳动者服务站点：查找、地图与规划 / Rest stations for outdoor workers: find, map, plan.",
+        epilog="设置 / settings (environment): " + ", ".join(s.env for s in SETTINGS),
+    )
+    parser.add_argument("--version", action="version", version=f"locator {__version__}")
+    parser.add_argument("--store", help="数据位置 / data store: GeoPackage path or postgresql:// URL "
+                                        "(default: $LOCATOR_STORE or data/locator.gpkg)")
+    commands = parser.add_subparsers(title="命令 / commands", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="启动服务 / start the web service (gunicorn)")
+    serve.add_argument("--port", type=int, help="端口 / port (default $LOCATOR_PORT or 8000)")
+    serve.add_argument("--host", help="地址 / address to bind (default 127.0.0.1)")
+    serve.add_argument("--workers", type=int, help="进程数 / worker processes (default 2)")
+    serve.add_argument("--dev", action="store_true", help="开发服务器 / Flask's reloading dev server")
+    serve.set_defaults(handler=_serve)
+
+    layers = sorted(LAYERS)
+    imp = commands.add_parser(
+        "import", help="导入图层 / import a layer from CSV, XLSX, GeoJSON, GeoPackage or Shapefile",
+        description="导入文件到图层。坐标系必须说明（--crs），不作猜测。 / Import a file into a layer. "
+                    "The coordinate system must be stated (--crs) unless the file itself says; nothing is guessed.",
+    )
+    imp.add_argument("layer", choices=layers, help="图层 / layer")
+    imp.add_argument("file", help="文件 / file to read")
+    imp.add_argument("--crs", dest="system", choices=("wgs84", "gcj02", "bd09"),
+                     help="坐标系 / coordinate system of the file: wgs84 (GPS), gcj02 (高德/腾讯), bd09 (百度)")
+    imp.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                     help="列映射 / map a file column onto a field, e.g. --map 站名=name (repeatable)")
+    imp.add_argument("--dry-run", action="store_true", help="只检查不写入 / report only, write nothing")
+    imp.add_argument("--strict", action="store_true", help="有错误行则全部不写 / write nothing if any row is bad")
+    imp.add_argument("--source", help="来源标记 / value for the source column (default: import)")
+    imp.add_argument("--json", action="store_true", help="以 JSON 输出报告 / print the report as JSON")
+    imp.add_argument("--lang", choices=("zh", "en"), default="zh", help="报告语言 / report language")
+    imp.set_defaults(handler=_import)
+
+    exp = commands.add_parser("export", help="导出图层 / export a layer")
+    exp.add_argument("layer", choices=layers, help="图层 / layer")
+    exp.add_argument("-o", "--output", default="-", help="输出文件，- 为标准输出 / output file, - for stdout")
+    exp.add_argument("--format", dest="fmt", choices=("geojson", "csv", "gpkg"), default="geojson",
+                     help="格式 / format (default geojson)")
+    exp.add_argument("--crs", dest="system", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
+                     help="输出坐标系 / output coordinate system (default wgs84)")
+    exp.set_defaults(handler=_export)
+    return parser
+
+
+def _store(settings: dict[str, object]):  # noqa: ANN202 - a Store
+    from locator.store import open_store
+
+    return open_store(str(settings["STORE"]), work_crs=str(settings["WORK_CRS"]))
+
+
+def _serve(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    host = args.host or str(settings["HOST"])
+    port = args.port or int(settings["PORT"])  # type: ignore[call-overload]
+    os.environ["LOCATOR_STORE"] = str(settings["STORE"])
+    if args.dev:
+        from locator.web import create_app
+
+        create_app().run(host=host, port=port, debug=True)
+        return 0
+    workers = args.workers or int(settings["WORKERS"])  # type: ignore[call-overload]
+    print(f"locator: http://{host}:{port}/  (store: {settings['STORE']})", file=sys.stderr)
+    gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--access-logfile", "-", "--timeout", "60", "locator.web:create_app()"]
+    os.execv(sys.executable, gunicorn)
+    return 0  # pragma: no cover - execv does not return
+
+
+def _import(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    from locator.io.importer import import_file
+
+    mapping = {}
+    for item in args.map:
+        column, sep, field = item.partition("=")
+        if not sep:
+            print(f"--map needs COLUMN=FIELD, got {item!r}", file=sys.stderr)
+            return 2
+        mapping[column.strip()] = field.strip()
+    report = import_file(
+        _store(settings), args.layer, args.file, system=args.system, mapping=mapping or None,
+        dry_run=args.dry_run, strict=args.strict, service_area=service_area_bounds(settings["SERVICE_AREA"]),
+        progress=sys.stderr.isatty(), source=args.source,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(report.to_text(lang=args.lang))
+    return 1 if report.problems and (args.strict or not report.rows_imported) else 0
+
+
+def _export(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    from locator.io.export import export_layer
+
+    rows = export_layer(_store(settings), args.layer, args.output, fmt=args.fmt, system=args.system)
+    if args.output != "-":
+        print(f"{rows} rows -> {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The Flask application factory (as in Flask's tutorial app): defaults, then env, then test overrides."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+
+from locator import __version__
+from locator.config import load_settings
+from locator.web import health, problems
+
+
+def create_app(test_config: dict[str, object] | None = None) -> Flask:
+    """Build the app. ``test_config`` overrides settings (keys as in ``locator.config.SETTINGS``)."""
+    app = Flask(__name__)
+    settings = load_settings(test_config)
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["SECRET_KEY"] or secrets.token_hex(32)
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.config["LOCATOR_VERSION"] = __version__
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    problems.register(app)
+    app.register_blueprint(health.bp)
+    return app
