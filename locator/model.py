@@ -28,11 +28,13 @@ class Amenity:
 
 # The fixed vocabulary. Aliases are the words real station lists use in their 服务项目 column.
 AMENITIES: tuple[Amenity, ...] = (
-    Amenity("drinking_water", "饮用水", "Drinking water", ("饮水", "喝水", "开水", "直饮水", "饮水机", "茶水", "water")),
+    Amenity("drinking_water", "饮用水", "Drinking water",
+            ("饮水", "喝水", "开水", "直饮水", "饮水机", "茶水", "water")),
     Amenity("hot_water", "热水", "Hot water", ("热水器", "热饮", "hot water")),
     Amenity("microwave", "微波炉", "Microwave", ("热饭", "加热", "微波", "microwave oven")),
     Amenity("phone_charging", "手机充电", "Phone charging", ("充电", "手机充电器", "充电宝", "charging")),
-    Amenity("ebike_charging", "电动车充电", "E-bike battery charging", ("电瓶车充电", "电动车换电", "换电", "电池充电")),
+    Amenity("ebike_charging", "电动车充电", "E-bike battery charging",
+            ("电瓶车充电", "电动车换电", "换电", "电池充电")),
     Amenity("toilet", "卫生间", "Toilet", ("厕所", "如厕", "洗手间", "公厕", "toilets", "wc")),
     Amenity("air_conditioning", "空调", "Air conditioning", ("冷气", "纳凉", "避暑", "降温")),
     Amenity("heating", "暖气", "Heating", ("取暖", "供暖", "暖风")),
