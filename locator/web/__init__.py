@@ -9,7 +9,9 @@ from flask import Flask
 
 from locator import __version__
 from locator.config import load_settings
+from locator.store import open_store
 from locator.web import health, problems
+from locator.web.state import DataState
 
 
 def create_app(test_config: dict[str, object] | None = None) -> Flask:
@@ -23,6 +25,16 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     app.config["LOCATOR_VERSION"] = __version__
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
+    store = open_store(str(settings["STORE"]), work_crs=str(settings["WORK_CRS"]))
+    app.extensions["locator"] = DataState(store, reload_seconds=float(settings["RELOAD_SECONDS"]))  # type: ignore[arg-type]
+
     problems.register(app)
     app.register_blueprint(health.bp)
     return app
+
+
+def data_state() -> DataState:
+    """The worker's data state (use inside a request)."""
+    from flask import current_app
+
+    return current_app.extensions["locator"]  # type: ignore[no-any-return]

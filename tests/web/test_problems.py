@@ -25,3 +25,19 @@ def test_unexpected_error_hides_internals(app):
     body = assert_problem(response, 500)
     assert "secret" not in response.get_data(as_text=True)
     assert body["type"] == "/problems/internal"
+
+
+def test_readyz_reports_loaded_data(client):
+    body = client.get("/readyz").get_json()
+    assert body["status"] == "ready"
+    assert body["rows"]["stations"] == 5
+    assert body["data_version"] == 1
+
+
+def test_readyz_is_503_problem_when_store_unreadable(tmp_path):
+    from locator.web import create_app
+
+    bad = tmp_path / "not-a-geopackage.gpkg"
+    bad.write_text("garbage")
+    response = create_app({"STORE": str(bad)}).test_client().get("/readyz")
+    assert_problem(response, 503)

@@ -1,0 +1,71 @@
+"""One consistent, immutable view of all layers, with the indexes built from them.
+
+Requests read a Snapshot; a data change builds a new one and swaps the reference, so a request
+never sees half-loaded data and never rebuilds an index. Derived structures (the station index,
+the street graph, coverage) are built once per snapshot by registered builders.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+
+from locator.model import LAYERS
+from locator.store.base import Store
+
+Builder = Callable[["Snapshot"], Any]
+
+# Builders run when a snapshot loads (so no request pays for them); registered by core modules.
+WARM_BUILDERS: dict[str, Builder] = {}
+
+
+def register_builder(key: str) -> Callable[[Builder], Builder]:
+    """Declare a derived structure built for every snapshot as it loads."""
+
+    def wrap(builder: Builder) -> Builder:
+        WARM_BUILDERS[key] = builder
+        return builder
+
+    return wrap
+
+
+@dataclass
+class Snapshot:
+    version: int
+    layers: Mapping[str, gpd.GeoDataFrame]
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        return self.layers[name]
+
+    def derived(self, key: str, builder: Builder | None = None) -> Any:
+        """The structure ``key`` for this snapshot, built on first use and kept."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._derived:
+                self._derived[key] = (builder or WARM_BUILDERS[key])(self)
+            return self._derived[key]
+
+    def warm(self) -> Snapshot:
+        for key in WARM_BUILDERS:
+            self.derived(key)
+        return self
+
+
+def load_snapshot(store: Store, *, warm: bool = True) -> Snapshot:
+    """Read every layer from the store; the version is read first so a write during loading is seen
+    as a change at the next check rather than missed."""
+    version = store.data_version()
+    layers = {name: store.read(name) for name in LAYERS}
+    snapshot = Snapshot(version=version, layers=layers)
+    return snapshot.warm() if warm else snapshot
