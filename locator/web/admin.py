@@ -1,0 +1,7 @@
+"""Blueprint `admin` (routes are added by the issue that owns it)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)

@@ -1,0 +1,7 @@
+"""Blueprint `maps` (routes are added by the issue that owns it)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("maps", __name__)
