@@ -1,0 +1,1 @@
+"""Folium map builders (no Flask here): each returns a folium.Map."""
