@@ -15,8 +15,6 @@ from typing import Any
 
 import geopandas as gpd
 
-from locator.model import LAYERS
-from locator.store.base import Store
 
 Builder = Callable[["Snapshot"], Any]
 
@@ -60,12 +58,3 @@ class Snapshot:
         for key in WARM_BUILDERS:
             self.derived(key)
         return self
-
-
-def load_snapshot(store: Store, *, warm: bool = True) -> Snapshot:
-    """Read every layer from the store; the version is read first so a write during loading is seen
-    as a change at the next check rather than missed."""
-    version = store.data_version()
-    layers = {name: store.read(name) for name in LAYERS}
-    snapshot = Snapshot(version=version, layers=layers)
-    return snapshot.warm() if warm else snapshot

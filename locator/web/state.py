@@ -11,8 +11,9 @@ import logging
 import threading
 import time
 
-from locator.core.snapshot import Snapshot, load_snapshot
+from locator.core.snapshot import Snapshot
 from locator.errors import StoreUnavailable
+from locator.model import LAYERS
 from locator.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -57,3 +58,12 @@ class DataState:
                 self.stale, self.last_error = True, str(error)
             self._checked_at = time.monotonic()
             return self._snapshot
+
+
+def load_snapshot(store: Store, *, warm: bool = True) -> Snapshot:
+    """Read every layer from the store; the version is read first so a write during loading is seen
+    as a change at the next check rather than missed."""
+    version = store.data_version()
+    layers = {name: store.read(name) for name in LAYERS}
+    snapshot = Snapshot(version=version, layers=layers)
+    return snapshot.warm() if warm else snapshot
