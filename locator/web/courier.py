@@ -1,7 +1,298 @@
-"""Blueprint `courier` (routes are added by the issue that owns it)."""
+"""The courier page ``/`` and the two small API routes it needs: place search and point conversion.
+
+Coordinates on the page (see README "Courier page"): the page works in one *display* system, the
+system of its map tiles: GCJ-02 under Amap tiles, WGS-84 otherwise (OSM, Tianditu's CGCS2000, none).
+Every point the page holds, sends and shows is in that system, and every request says so with
+``crs=``; the API answers in the system it was asked in. The one point that arrives in another system
+is the browser's geolocation fix (always WGS-84): under GCJ-02 tiles the page converts it once with
+``GET /api/v1/convert``, so that no coordinate arithmetic ever happens in JavaScript and
+``locator.crs`` stays the only converter.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from locator.config import service_area_bounds
+from locator.core.snapshot import Snapshot, register_builder
+from locator.crs import CoordSystem, convert, from_wgs84, parse_coord_system, work_xy_to_lonlat
+from locator.errors import InvalidParameter, UnknownParameter
+from locator.web import i18n
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("courier", __name__)
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    """A tile source for Leaflet: URL template, subdomains, attribution, and the system it draws in."""
+
+    url: str
+    attribution: str
+    system: CoordSystem
+    subdomains: str = ""
+    max_zoom: int = 18
+    overlay_url: str = ""  # labels drawn over the base layer (Tianditu ships them separately)
+
+
+TILE_LAYERS: dict[str, TileLayer] = {
+    "osm": TileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                     "© OpenStreetMap contributors", "wgs84", max_zoom=19),
+    # Amap's raster tiles are GCJ-02: markers must be GCJ-02 too, or they sit 300-600 m off.
+    "amap": TileLayer("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+                      "&x={x}&y={y}&z={z}", "© 高德地图 AutoNavi", "gcj02", subdomains="1234"),
+    # Tianditu draws CGCS2000, which agrees with WGS-84 to a few centimetres.
+    "tianditu": TileLayer("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                          "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                          "&TILECOL={x}&tk={key}", "© 天地图 Tianditu", "wgs84", subdomains="01234567",
+                          overlay_url="https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                          "&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                          "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"),
+}
+
+NEAREST_PATH = "/api/v1/nearest"
+NEAREST_K = 10
+PLACES_LIMIT_DEFAULT, PLACES_LIMIT_MAX = 8, 20
+QUERY_MAX_CHARS = 100
+
+
+def tile_layer(settings: dict) -> TileLayer | None:
+    """The configured tile layer, or None for ``TILES=none`` (an unknown name is logged and means none)."""
+    name = str(settings.get("TILES", "none")).strip().lower()
+    if name == "none":
+        return None
+    layer = TILE_LAYERS.get(name)
+    if layer is None:
+        log.warning("unknown TILES=%r; drawing no base map (valid: %s, none)", name, ", ".join(TILE_LAYERS))
+        return None
+    if name == "tianditu":
+        key = str(settings.get("TIANDITU_KEY", ""))
+        if not key:
+            log.warning("TILES=tianditu needs TIANDITU_KEY; drawing no base map")
+            return None
+        return TileLayer(layer.url.replace("{key}", key), layer.attribution, layer.system, layer.subdomains,
+                         layer.max_zoom, layer.overlay_url.replace("{key}", key))
+    return layer
+
+
+def display_system(settings: dict) -> CoordSystem:
+    """The coordinate system the page draws in: the tiles' system, WGS-84 without tiles."""
+    layer = tile_layer(settings)
+    return layer.system if layer else "wgs84"
+
+
+# --------------------------------------------------------------------------------------------------
+# The page
+
+
+@bp.get("/")
+def page() -> ResponseReturnValue:
+    lang = i18n.choose_language(query=request.args.get("lang"), accept_language=request.accept_languages,
+                                default=current_app.config.get("LANGUAGE"))
+    from locator.web import data_state
+
+    snapshot = data_state().current()
+    settings = current_app.config
+    system = display_system(settings)
+    layer = tile_layer(settings)
+    config = {
+        "lang": lang,
+        "strings": i18n.strings(lang),
+        "amenities": [{"key": key, "label": label, "icon": url_for("static", filename=f"icons/{key}.svg")}
+                      for key, label in i18n.amenity_labels(lang).items()],
+        "crs": system,
+        "bounds": _initial_bounds(snapshot, settings, system),
+        "tiles": None if layer is None else {
+            "url": layer.url, "overlay_url": layer.overlay_url, "subdomains": layer.subdomains,
+            "attribution": layer.attribution, "max_zoom": layer.max_zoom,
+        },
+        "api": {
+            # The API's public path (its view lives in api.py); script_root keeps it right under a prefix.
+            "nearest": request.script_root + NEAREST_PATH,
+            "places": url_for("courier.places"),
+            "convert": url_for("courier.convert_point"),
+        },
+        "k": NEAREST_K,
+        "data_version": snapshot.version,
+    }
+    other = i18n.other_language(lang)
+    switch_args = {k: v for k, v in request.args.items() if k != "lang"} | {"lang": other}
+    html = render_template(
+        "courier.html", lang=lang, html_lang=i18n.html_lang(lang), t=lambda key: i18n.t(key, lang),
+        config=config, switch_href=url_for("courier.page", **switch_args), other_lang=other,
+        amenities=config["amenities"],
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Language"] = i18n.html_lang(lang)
+    response.vary.add("Accept-Language")
+    return response
+
+
+def _initial_bounds(snapshot: Snapshot, settings: dict, system: CoordSystem) -> list[list[float]]:
+    """``[[south, west], [north, east]]`` around the stations (the service area when there are none)."""
+    stations = snapshot.layer("stations")
+    geoms = stations.geometry[~stations.geometry.is_empty & stations.geometry.notna()] if len(stations) else None
+    if geoms is not None and len(geoms):
+        minx, miny, maxx, maxy = geoms.total_bounds
+        lon, lat = work_xy_to_lonlat([minx, maxx], [miny, maxy], system=system, work=str(stations.crs))
+    else:
+        minlon, minlat, maxlon, maxlat = service_area_bounds(settings["SERVICE_AREA"])
+        lon, lat = from_wgs84([minlon, maxlon], [minlat, maxlat], system)
+    return [[float(lat[0]), float(lon[0])], [float(lat[1]), float(lon[1])]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Place search: station names and addresses, subdistrict names
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_text(text: object) -> str:
+    """Fold text for matching: NFKC (full-width -> half-width), case-folded, spaces collapsed."""
+    if not isinstance(text, str):
+        return ""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+@register_builder("courier.places")
+def build_places(snapshot: Snapshot) -> pd.DataFrame:
+    """One row per searchable place (stations, subdistricts) with its point in the work CRS."""
+    frames = []
+    stations = snapshot.layer("stations")
+    if len(stations):
+        frames.append(_place_rows(stations, kind="station", key="id", address=stations["address"],
+                                  extra=stations["district"]))
+    subdistricts = snapshot.layer("subdistricts")
+    if len(subdistricts):
+        frames.append(_place_rows(subdistricts, kind="subdistrict", key="code",
+                                  address=subdistricts["district"], extra=subdistricts["district"]))
+    columns = ["kind", "id", "name", "address", "x", "y", "name_key", "text_key"]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def _place_rows(layer: gpd.GeoDataFrame, *, kind: str, key: str, address: pd.Series,
+                extra: pd.Series) -> pd.DataFrame:
+    usable = layer.geometry.notna() & ~layer.geometry.is_empty
+    layer, address, extra = layer[usable], address[usable], extra[usable]
+    # A polygon's representative point lies inside it, unlike a centroid of a crescent-shaped town.
+    points = layer.geometry if kind == "station" else layer.geometry.representative_point()
+    names = layer["name"].astype(str)
+    return pd.DataFrame({
+        "kind": kind, "id": layer[key].astype(str), "name": names, "address": address.astype(str),
+        "x": points.x.to_numpy(), "y": points.y.to_numpy(),
+        "name_key": names.map(normalise_text),
+        "text_key": (names + " " + address.astype(str) + " " + extra.astype(str)).map(normalise_text),
+    })
+
+
+def search_places(places: pd.DataFrame, query: str, *, limit: int) -> pd.DataFrame:
+    """Places whose name or address contains every word of ``query``, best first.
+
+    Order: exact name, name starting with the query, name containing it, then address only; within
+    each, subdistricts before stations (a typed area name means the area), then shorter names.
+    """
+    folded = normalise_text(query)
+    words = folded.split(" ")
+    if not len(places) or not folded:
+        return places.iloc[0:0]
+    text = places["text_key"]
+    mask = np.ones(len(places), dtype=bool)
+    for word in words:
+        mask &= text.str.contains(word, regex=False).to_numpy()
+    found = places[mask]
+    name = found["name_key"]
+    score = np.select([name == folded, name.str.startswith(folded), name.str.contains(folded, regex=False)],
+                      [0, 1, 2], default=3)
+    ordered = found.assign(_score=score, _kind=(found["kind"] != "subdistrict").astype(int),
+                           _len=name.str.len())
+    return ordered.sort_values(["_score", "_kind", "_len", "name"], kind="stable").head(limit)
+
+
+_PLACES_PARAMS = {"q", "crs", "limit", "lang"}
+
+
+@bp.get("/api/v1/places")
+def places() -> ResponseReturnValue:
+    """``GET /api/v1/places?q=空港&crs=wgs84&limit=8``: places to measure from, best match first."""
+    _no_unknown_params(_PLACES_PARAMS)
+    query = request.args.get("q", "")
+    if not normalise_text(query):
+        raise InvalidParameter("q must name a place (a station, subdistrict or address)", param="q")
+    if len(query) > QUERY_MAX_CHARS:
+        raise InvalidParameter(f"q is longer than {QUERY_MAX_CHARS} characters", param="q")
+    system = parse_coord_system(request.args.get("crs", "wgs84"))
+    limit = _int_param("limit", PLACES_LIMIT_DEFAULT, low=1, high=PLACES_LIMIT_MAX)
+    from locator.web import data_state
+
+    snapshot = data_state().current()
+    found = search_places(snapshot.derived("courier.places"), query, limit=limit)
+    work = str(snapshot.layer("stations").crs or current_app.config["WORK_CRS"])
+    lon, lat = work_xy_to_lonlat(found["x"].to_numpy(dtype=float), found["y"].to_numpy(dtype=float),
+                                 system=system, work=work)
+    results = [
+        {"kind": row.kind, "id": row.id, "name": row.name, "address": row.address,
+         "lon": round(float(x), 7), "lat": round(float(y), 7)}
+        for row, x, y in zip(found.itertuples(index=False), lon, lat, strict=True)
+    ]
+    return jsonify(results=results, crs=system, data_version=snapshot.version)
+
+
+_CONVERT_PARAMS = {"lon", "lat", "from", "to"}
+
+
+@bp.get("/api/v1/convert")
+def convert_point() -> ResponseReturnValue:
+    """``GET /api/v1/convert?lon=&lat=&from=wgs84&to=gcj02``: one point between coordinate systems."""
+    _no_unknown_params(_CONVERT_PARAMS)
+    lon = _float_param("lon", low=-180.0, high=180.0)
+    lat = _float_param("lat", low=-90.0, high=90.0)
+    src = parse_coord_system(request.args.get("from", ""), param="from")
+    dst = parse_coord_system(request.args.get("to", ""), param="to")
+    out_lon, out_lat = convert(lon, lat, src=src, dst=dst)
+    return jsonify(lon=round(float(out_lon), 7), lat=round(float(out_lat), 7), crs=dst)
+
+
+def _no_unknown_params(known: set[str]) -> None:
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise UnknownParameter(f"unknown parameter {unknown[0]}; valid: {', '.join(sorted(known))}",
+                               param=unknown[0])
+
+
+def _float_param(name: str, *, low: float, high: float) -> float:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        raise InvalidParameter(f"{name} is required", param=name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidParameter(f"{name} must be a number (got {raw[:40]!r})", param=name) from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidParameter(f"{name} must be between {low:g} and {high:g}", param=name)
+    return value
+
+
+def _int_param(name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not raw.strip().isdigit():
+        raise InvalidParameter(f"{name} must be a whole number (got {raw[:40]!r})", param=name)
+    value = int(raw)
+    if not low <= value <= high:
+        raise InvalidParameter(f"{name} must be between {low} and {high}", param=name)
+    return value
