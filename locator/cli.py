@@ -79,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--crs", dest="system", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
                      help="输出坐标系 / output coordinate system (default wgs84)")
     exp.set_defaults(handler=_export)
+
+    db = commands.add_parser("db", help="数据库结构 / database schema (PostGIS store)")
+    db_commands = db.add_subparsers(title="命令 / commands", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="应用待执行的迁移 / apply pending schema migrations")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    copy = commands.add_parser(
+        "copy", help="在存储之间复制全部图层 / copy every layer from one store to another",
+        description="用 SRC 的图层替换 DST 的图层（一次写入，全部或不写）。 / Replace DST's layers with SRC's "
+                    "in one all-or-nothing write: GeoPackage <-> PostGIS, coordinates unchanged.",
+    )
+    copy.add_argument("source", metavar="SRC", help="来源 / GeoPackage path or postgresql:// URL")
+    copy.add_argument("destination", metavar="DST", help="目标 / GeoPackage path or postgresql:// URL")
+    copy.add_argument("--layer", action="append", choices=layers, help="只复制此图层 / only this layer (repeatable)")
+    copy.add_argument("--allow-empty", action="store_true", help="来源为空也复制 / copy even an empty source")
+    copy.set_defaults(handler=_copy)
     return parser
 
 
@@ -133,6 +149,26 @@ def _export(args: argparse.Namespace, settings: dict[str, object]) -> int:
     rows = export_layer(_store(settings), args.layer, args.output, fmt=args.fmt, system=args.system)
     if args.output != "-":
         print(f"{rows} rows -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    store = _store(settings)
+    if not hasattr(store, "upgrade"):
+        print(f"{store.location}: GeoPackage 无需迁移 / a GeoPackage store has no schema migrations")
+        return 0
+    applied = store.upgrade()
+    for migration in applied:
+        print(f"applied {migration.label}")
+    print(f"{store.location}: schema version {store.schema_version()} (up to date)")
+    return 0
+
+
+def _copy(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    from locator.store.copy import copy_layers
+
+    report = copy_layers(args.source, args.destination, layers=args.layer, allow_empty=args.allow_empty)
+    print(report.to_text())
     return 0
 
 
