@@ -1,0 +1,330 @@
+"""Nearest stations: an in-memory index per point layer, filters as boolean masks, geodesic answers.
+
+The index is built once per snapshot (``@register_builder``), never per request. A query
+1. turns the filters into one boolean mask over the layer (amenity bitmask, status, open-at evaluated once per
+   distinct opening_hours string; masks are cached, so repeated filters cost a dictionary look-up),
+2. finds candidates by work-CRS (UTM) distance: a k-d tree queried with a growing k until k stations pass the
+   mask, or a brute-force pass over the few stations that pass when the mask is very selective, so the answer is
+   the k nearest *among the stations that pass*, however many nearer ones fail,
+3. re-ranks the candidates by geodesic distance (WGS-84 ellipsoid) and reports that distance.
+
+UTM distances differ from geodesic ones by the grid scale factor (0.9996 on the central meridian, within
+0.9996-1.0001 across Beijing and 50 km around it in zone 50N, i.e. < 0.05 %). Step 2 keeps every candidate
+whose UTM distance is within ``(1 + e) / (1 - e)`` of the k-th, where ``e`` bounds the relative scale error
+(``SCALE_MARGIN`` or twice the worst scale error measured over the layer's extent, whichever is larger):
+a station that is among the k geodesic-nearest can't be left out, so ties at the k-th place come out right.
+
+Walking and riding times are straight-line distance divided by a documented speed (``WALK_M_PER_MIN``,
+``RIDE_M_PER_MIN``): a lower bound for the real trip, which follows streets.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import geopandas as gpd
+import numpy as np
+from pyproj import Proj
+from scipy.spatial import cKDTree
+
+from locator.core.snapshot import Snapshot, register_builder
+from locator.crs import (
+    COORD_SYSTEMS,
+    CoordSystem,
+    from_wgs84,
+    geodesic_bearing_deg,
+    geodesic_distance_m,
+    work_xy_to_lonlat,
+)
+from locator.hours import TZ, is_open, next_change
+from locator.model import AMENITY_KEYS, split_amenities
+
+# Walking: 4.5 km/h = 75 m/min. Between the 1.2 m/s (4.3 km/h) that the US Highway Capacity Manual uses for
+# pedestrian design and the ~1.4 m/s (5 km/h) average preferred walking speed of adults (Browning et al. 2006,
+# J. Appl. Physiol. 100:390); a courier on foot often carries a load, so we take the lower half.
+WALK_M_PER_MIN = 4500.0 / 60.0
+# E-bike: 15 km/h = 250 m/min. Our assumption for an average urban trip with junctions and traffic lights;
+# GB 17761-2018 caps an electric bicycle's design speed at 25 km/h, which riders rarely hold in the city.
+RIDE_M_PER_MIN = 15000.0 / 60.0
+
+# Relative UTM-vs-geodesic scale error assumed at least (see module docstring); 0.2 % is four times the worst
+# case in Beijing, so the candidate margin also covers a query point 50 km outside the service area.
+SCALE_MARGIN = 2e-3
+# Below this many stations passing the filters, one numpy pass over them beats probing the tree repeatedly.
+BRUTE_FORCE_MAX = 4096
+# Distinct (filters, minute) masks kept per index; a minute because opening hours have minute resolution.
+MASK_CACHE_SIZE = 256
+
+_AMENITY_BIT = {key: 1 << i for i, key in enumerate(AMENITY_KEYS)}
+# Only these statuses can be open; closed, temporarily closed and planned stations never count as open.
+OPEN_STATUS = "open"
+
+
+def amenity_bits(keys: Iterable[str]) -> int:
+    """The bitmask of amenity vocabulary keys (unknown keys raise KeyError: parse user input first)."""
+    bits = 0
+    for key in keys:
+        bits |= _AMENITY_BIT[key]
+    return bits
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One answer: the row position in the index, geodesic distance and bearing from the query point."""
+
+    pos: int
+    id: str
+    distance_m: float
+    bearing_deg: float
+
+
+@dataclass
+class PointIndex:
+    """A point layer ready for queries: positions in the work CRS and lon/lat in every coordinate system."""
+
+    layer: str
+    work: str  # the work CRS of x, y
+    frame: gpd.GeoDataFrame
+    ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    lonlat: dict[str, tuple[np.ndarray, np.ndarray]]
+    tree: cKDTree
+    status: np.ndarray
+    amenity: np.ndarray
+    hours_code: np.ndarray
+    hours_values: tuple[str, ...]
+    by_id: dict[str, int]
+    id_order: np.ndarray
+    scale_error: float
+    _masks: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def margin(self) -> float:
+        return max(SCALE_MARGIN, 2.0 * self.scale_error)
+
+    def mask(self, *, amenities: Iterable[str] = (), statuses: Iterable[str] | None = None,
+             open_at: datetime | None = None) -> np.ndarray | None:
+        """Boolean mask of rows passing every filter, or None when nothing is filtered.
+
+        ``open_at`` keeps only stations whose status is ``open`` and whose hours say open at that time;
+        unknown hours do not pass. Masks are cached per (filters, minute); treat the result as read-only.
+        """
+        bits = amenity_bits(amenities)
+        wanted = None if statuses is None else frozenset(statuses)
+        minute = None if open_at is None else _minute(open_at)
+        if not bits and wanted is None and minute is None:
+            return None
+        key = (bits, wanted, minute)
+        with self._lock:
+            cached = self._masks.get(key)
+            if cached is not None:
+                self._masks.move_to_end(key)
+                return cached
+        result = np.ones(len(self), dtype=bool)
+        if bits:
+            result &= (self.amenity & bits) == bits
+        if wanted is not None:
+            result &= np.isin(self.status, list(wanted))
+        if minute is not None:
+            # one evaluation per distinct hours string, then a gather: the library is the slow part
+            open_by_code = np.array([is_open(h, minute) is True for h in self.hours_values], dtype=bool)
+            result &= (self.status == OPEN_STATUS) & open_by_code[self.hours_code]
+        result.setflags(write=False)
+        with self._lock:
+            self._masks[key] = result
+            while len(self._masks) > MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
+        return result
+
+    def open_state(self, pos: int, at: datetime) -> bool | None:
+        """Open at ``at``: False unless the status is ``open``; None when the hours are unknown."""
+        if self.status[pos] != OPEN_STATUS:
+            return False
+        return is_open(self.hours_values[self.hours_code[pos]], at)
+
+
+def _minute(at: datetime) -> datetime:
+    local = at.replace(tzinfo=TZ) if at.tzinfo is None or at.utcoffset() is None else at.astimezone(TZ)
+    return local.replace(second=0, microsecond=0)
+
+
+def _worst_scale_error(x: np.ndarray, y: np.ndarray, work: str) -> float:
+    """Largest |scale factor - 1| of the work CRS over the layer's extent grown by 100 km."""
+    if not len(x) or not Proj(work).crs.is_projected:
+        return 0.0
+    grow = 100_000.0
+    xs = np.linspace(x.min() - grow, x.max() + grow, 9)
+    ys = np.linspace(y.min() - grow, y.max() + grow, 9)
+    gx, gy = np.meshgrid(xs, ys)
+    lon, lat = work_xy_to_lonlat(gx.ravel(), gy.ravel(), work=work)
+    factors = Proj(work).get_factors(lon, lat)
+    scales = np.concatenate([np.asarray(factors.meridional_scale), np.asarray(factors.parallel_scale)])
+    return float(np.max(np.abs(scales - 1.0)))
+
+
+def build_point_index(frame: gpd.GeoDataFrame, *, layer: str) -> PointIndex:
+    """Index a point layer held in the work CRS (as stores hand layers back)."""
+    frame = frame.reset_index(drop=True)
+    n = len(frame)
+    work = frame.crs.to_string() if frame.crs is not None else "EPSG:32650"
+    geoms = frame.geometry
+    x = np.asarray(geoms.x, dtype=float) if n else np.empty(0)
+    y = np.asarray(geoms.y, dtype=float) if n else np.empty(0)
+    lon, lat = work_xy_to_lonlat(x, y, work=work)
+    lonlat = {system: from_wgs84(lon, lat, system) for system in COORD_SYSTEMS}
+    ids = np.asarray(frame["id"].astype(str).to_numpy(), dtype=object)
+    status = np.asarray(frame["status"].astype(str).to_numpy(), dtype=object) if n else np.empty(0, dtype=object)
+    if "amenities" in frame.columns:
+        amenity = np.array([amenity_bits(k for k in split_amenities(v) if k in _AMENITY_BIT)
+                            for v in frame["amenities"]], dtype=np.int64)
+    else:
+        amenity = np.zeros(n, dtype=np.int64)
+    hours = frame["opening_hours"].fillna("").astype(str) if "opening_hours" in frame.columns else None
+    if hours is not None and n:
+        codes, uniques = hours.factorize()
+        hours_code, hours_values = codes.astype(np.intp), tuple(str(u) for u in uniques)
+    else:
+        hours_code, hours_values = np.zeros(n, dtype=np.intp), ("",)
+    return PointIndex(
+        layer=layer, work=work, frame=frame, ids=ids, x=x, y=y, lonlat=lonlat,
+        tree=cKDTree(np.column_stack([x, y]) if n else np.empty((0, 2))),
+        status=status, amenity=amenity, hours_code=hours_code, hours_values=hours_values,
+        by_id={str(i): pos for pos, i in enumerate(ids)},
+        id_order=np.argsort(ids.astype(str), kind="stable"),
+        scale_error=_worst_scale_error(x, y, work),
+    )
+
+
+@register_builder("station_index")
+def station_index(snapshot: Snapshot) -> PointIndex:
+    return build_point_index(snapshot.layer("stations"), layer="stations")
+
+
+@register_builder("booth_index")
+def booth_index(snapshot: Snapshot) -> PointIndex:
+    return build_point_index(snapshot.layer("booths"), layer="booths")
+
+
+def _candidates(index: PointIndex, x: float, y: float, k: int, radius_m: float | None,
+                mask: np.ndarray | None) -> np.ndarray:
+    """Positions that must contain the k geodesic-nearest passing stations (see the module docstring)."""
+    stretch = (1.0 + index.margin) / (1.0 - index.margin)
+    bound_r = np.inf if radius_m is None else radius_m * stretch + 1.0
+    selected = None if mask is None else np.flatnonzero(mask)
+    if selected is not None and len(selected) <= BRUTE_FORCE_MAX:
+        d = np.hypot(index.x[selected] - x, index.y[selected] - y)
+        keep = d <= bound_r
+        selected, d = selected[keep], d[keep]
+        if len(d) > k:
+            kth = np.partition(d, k - 1)[k - 1]
+            selected = selected[d <= kth * stretch + 1e-6]
+        return selected
+    n = len(index)
+    q = min(n, max(4 * k, 32))
+    while True:
+        d, i = index.tree.query((x, y), k=q, distance_upper_bound=bound_r)
+        d, i = np.atleast_1d(d), np.atleast_1d(i)
+        found = np.isfinite(d)
+        d, i = d[found], i[found]
+        exhausted = len(d) < q or q >= n
+        passing = np.ones(len(i), dtype=bool) if mask is None else mask[i]
+        dp = d[passing]
+        if len(dp) >= k:
+            bound = dp[k - 1] * stretch + 1e-6
+            if exhausted or d[-1] > bound:
+                return i[passing & (d <= bound)]
+        elif exhausted:
+            return i[passing]
+        q = min(n, q * 4)
+
+
+def nearest(index: PointIndex, lon: float, lat: float, x: float, y: float, *, k: int = 5,
+            radius_m: float | None = None, mask: np.ndarray | None = None) -> list[Hit]:
+    """The k stations nearest to a query point among those passing ``mask``, by geodesic distance.
+
+    Parameters
+    ----------
+    index
+        The layer's index (``snapshot.derived("station_index")``).
+    lon, lat
+        The query point in WGS-84 (for geodesic distances).
+    x, y
+        The same point in the work CRS (for the tree), e.g. from ``crs.lonlat_to_work_xy``.
+    k
+        How many to return at most.
+    radius_m
+        Leave out stations farther than this (geodesic metres).
+    mask
+        From ``index.mask(...)``; None keeps every station.
+
+    Returns
+    -------
+    Hits ordered by distance, then id (so equal distances always come out the same way).
+    """
+    if k < 1 or not len(index):
+        return []
+    pos = _candidates(index, x, y, k, radius_m, mask)
+    if not len(pos):
+        return []
+    lon_w, lat_w = index.lonlat["wgs84"]
+    dist = geodesic_distance_m(lon, lat, lon_w[pos], lat_w[pos])
+    if radius_m is not None:
+        inside = dist <= radius_m
+        pos, dist = pos[inside], dist[inside]
+    order = sorted(range(len(pos)), key=lambda j: (dist[j], index.ids[pos[j]]))[:k]
+    pos, dist = pos[order], dist[order]
+    bearing = geodesic_bearing_deg(lon, lat, lon_w[pos], lat_w[pos])
+    return [Hit(int(p), str(index.ids[p]), float(d), float(b)) for p, d, b in zip(pos, dist, bearing, strict=True)]
+
+
+def walk_min(distance_m: float) -> float:
+    """Minutes on foot at ``WALK_M_PER_MIN`` (straight line: a lower bound)."""
+    return distance_m / WALK_M_PER_MIN
+
+
+def ride_min(distance_m: float) -> float:
+    """Minutes by e-bike at ``RIDE_M_PER_MIN`` (straight line: a lower bound)."""
+    return distance_m / RIDE_M_PER_MIN
+
+
+def distance_outside_m(lon: float, lat: float, box: tuple[float, float, float, float]) -> float:
+    """Geodesic metres from a WGS-84 point to the lon/lat box (minlon, minlat, maxlon, maxlat); 0 inside."""
+    minlon, minlat, maxlon, maxlat = box
+    clon, clat = min(max(lon, minlon), maxlon), min(max(lat, minlat), maxlat)
+    if (clon, clat) == (lon, lat):
+        return 0.0
+    return float(geodesic_distance_m(lon, lat, clon, clat))
+
+
+def select_rows(index: PointIndex, *, system: CoordSystem = "wgs84",
+                bbox: tuple[float, float, float, float] | None = None, statuses: Iterable[str] | None = None,
+                amenities: Iterable[str] = (), subdistricts: Iterable[str] | None = None) -> np.ndarray:
+    """Positions of rows passing the filters, ordered by id (stable pages); ``bbox`` is in ``system``."""
+    keep = index.mask(amenities=amenities, statuses=statuses)
+    keep = np.ones(len(index), dtype=bool) if keep is None else keep.copy()
+    if bbox is not None:
+        lon, lat = index.lonlat[system]
+        minlon, minlat, maxlon, maxlat = bbox
+        keep &= (lon >= minlon) & (lon <= maxlon) & (lat >= minlat) & (lat <= maxlat)
+    if subdistricts is not None:
+        keep &= index.frame["subdistrict"].isin(list(subdistricts)).to_numpy()
+    return index.id_order[keep[index.id_order]]
+
+
+def next_change_iso(index: PointIndex, pos: int, at: datetime) -> str | None:
+    """When an open station's state next changes after ``at`` (ISO 8601, +08:00), or None."""
+    if index.status[pos] != OPEN_STATUS:
+        return None
+    change = next_change(index.hours_values[index.hours_code[pos]], at)
+    if change is None or change - at > timedelta(days=366):
+        return None
+    return change.isoformat(timespec="minutes")
