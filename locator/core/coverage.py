@@ -1,0 +1,383 @@
+"""How well the street network is covered: each segment's distance to the nearest open station, per subdistrict.
+
+A segment's distance is measured from its **midpoint** (half way along it, by length): the midpoint leaves by
+either end (or reaches a station on the same segment directly), so a long segment is not credited with its
+better end. Distances follow the quickest path for the profile (for ``walk`` also the shortest), and include
+the walk from the street to the station (the snap distance). ``second_*`` is the same for the nearest
+*other* station: where it is far, one closure opens a gap.
+
+A segment counts towards the subdistrict that contains its midpoint. Where the subdistricts layer is empty,
+the whole network is one row named 全部 / all. Polygons made by :func:`subdistricts_from_centres` (Voronoi
+cells of centre points clipped to their district, a stand-in where real 街道 boundaries are missing) carry
+``approximate = True``, and every output built on them says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from locator import crs as crs_mod
+from locator.core.network import (
+    DEFAULT_MAX_SNAP_M,
+    Profile,
+    Snapped,
+    StreetGraph,
+    along,
+    get_profile,
+    nearest_two,
+)
+from locator.core.snapshot import Snapshot
+from locator.errors import InvalidParameter
+from locator.hours import is_open
+from locator.model import conform
+
+DEFAULT_THRESHOLDS_M = (500.0, 1000.0, 2000.0)
+DEFAULT_THRESHOLDS_MIN = (5.0, 10.0)
+MODES = ("network", "straight")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A coverage limit: ``value`` metres (unit ``m``) or minutes (unit ``min``) of travel."""
+
+    value: float
+    unit: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.value:g}{self.unit}"
+
+    def covered(self, segments: pd.DataFrame) -> np.ndarray:
+        measure = segments["distance_m"] if self.unit == "m" else segments["time_min"]
+        return (measure <= self.value).to_numpy()
+
+
+def make_thresholds(*, metres: list[float] | tuple[float, ...] = (), minutes: list[float] | tuple[float, ...] = (),
+                    ) -> list[Threshold]:
+    """Thresholds from planner input; both empty gives the defaults (500 m, 1 km, 2 km)."""
+    out = [Threshold(float(v), "m") for v in metres] + [Threshold(float(v), "min") for v in minutes]
+    for t in out:
+        if not np.isfinite(t.value) or t.value <= 0:
+            param = "threshold_m" if t.unit == "m" else "threshold_min"
+            raise InvalidParameter(f"{param} must be a positive number (got {t.value:g})", param=param)
+    return out or [Threshold(v, "m") for v in DEFAULT_THRESHOLDS_M]
+
+
+def open_mask(stations: gpd.GeoDataFrame, *, at: datetime | None, unknown_hours_open: bool = True) -> np.ndarray:
+    """Stations that count: status ``open``, and open at ``at`` when given.
+
+    Hours are evaluated once per distinct opening_hours string. Unknown or unreadable hours count as open
+    (``unknown_hours_open``): most stations publish none, and a planner would otherwise see no coverage.
+    """
+    status_open = (stations["status"].astype(str) == "open").to_numpy() if "status" in stations else np.ones(
+        len(stations), dtype=bool)
+    if at is None or not len(stations):
+        return status_open
+    hours = stations["opening_hours"].fillna("").astype(str) if "opening_hours" in stations else pd.Series(
+        [""] * len(stations))
+    state = {h: is_open(h, at) for h in hours.unique()}
+    by_row = hours.map(lambda h: state[h]).to_numpy(dtype=object)
+    return status_open & np.array([s is True or (s is None and unknown_hours_open) for s in by_row], dtype=bool)
+
+
+@dataclass
+class SegmentCoverage:
+    """Per-segment distances for one set of stations and one profile, with the stations as snapped."""
+
+    segments: pd.DataFrame  # one row per graph segment
+    stations: pd.DataFrame  # id, name, segment, snap_m, far
+    profile: Profile
+    mode: str
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile: str | Profile = "walk",
+                     mode: str = "network", max_snap_m: float = DEFAULT_MAX_SNAP_M) -> SegmentCoverage:
+    """Distance and time from every segment's midpoint to the nearest and the second-nearest station.
+
+    ``stations`` are the ones that count (filter with :func:`open_mask` first). ``mode="straight"`` measures
+    straight lines (a KD-tree; for data without streets) and converts to time at ``profile.straight_kmh``.
+    Stations farther than ``max_snap_m`` from any street the profile may use are flagged ``far``; they still
+    count, reached over their straight-line distance to the street.
+    """
+    prof = get_profile(profile)
+    if mode not in MODES:
+        raise InvalidParameter(f"mode must be one of {', '.join(MODES)} (got {mode!r})", param="mode")
+    ids = stations["id"].astype(str).to_numpy() if "id" in stations else np.arange(len(stations)).astype(str)
+    names = stations["name"].astype(str).to_numpy() if "name" in stations else ids
+    sx, sy = (stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()) if len(stations) else (
+        np.zeros(0), np.zeros(0))
+    if mode == "network":
+        snapped = Snapped.from_frame(graph.snap(sx, sy, profile=prof))
+        table = _network_table(graph, prof, snapped)
+    else:
+        snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), np.zeros(len(sx)))
+        table = _straight_table(graph, prof, sx, sy)
+    segs = pd.DataFrame({
+        "segment": np.arange(graph.n_segments),
+        "street_id": graph.streets["id"].to_numpy(dtype=object)[graph.seg_street],
+        "name": graph.streets["name"].to_numpy(dtype=object)[graph.seg_street],
+        "highway": graph.seg_highway,
+        "length_m": graph.seg_length_m,
+    })
+    for key in ("distance_m", "time_min", "second_distance_m", "second_time_min"):
+        segs[key] = table[key]
+    for key in ("station", "second_station"):
+        idx = table[key]
+        segs[f"{key}_id"] = np.where(idx >= 0, ids[np.maximum(idx, 0)] if len(ids) else "", None)
+    placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m})
+    placed["far"] = (placed["snap_m"] > max_snap_m) if mode == "network" else False
+    return SegmentCoverage(segs, placed, prof, mode)
+
+
+def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[str, np.ndarray]:
+    routing = graph.routing(prof)
+    labels = nearest_two(graph, routing, snapped)
+    u, v, half = graph.seg_u, graph.seg_v, graph.seg_length_m / 2
+    fwd, bwd = routing.seg_fwd_s / 2, routing.seg_bwd_s / 2
+    # candidates, one per column: leave forward through v (nearest, second), backward through u, or reach a
+    # station on the segment itself (best two)
+    secs = [fwd + labels.seconds[v], fwd + labels.second_seconds[v],
+            bwd + labels.seconds[u], bwd + labels.second_seconds[u]]
+    metres = [half + labels.metres[v], half + labels.second_metres[v],
+              half + labels.metres[u], half + labels.second_metres[u]]
+    src = [labels.source[v], labels.second_source[v], labels.source[u], labels.second_source[u]]
+    secs_d, metres_d, src_d = _on_segment(graph, routing, snapped)
+    return _best_two(np.column_stack(secs + secs_d), np.column_stack(metres + metres_d),
+                     np.column_stack(src + src_d))
+
+
+def _on_segment(graph: StreetGraph, routing, snapped: Snapped) -> tuple[list, list, list]:
+    """The two best stations reached along the segment itself, from its midpoint."""
+    n = graph.n_segments
+    secs = [np.full(n, np.inf), np.full(n, np.inf)]
+    metres = [np.full(n, np.inf), np.full(n, np.inf)]
+    src = [np.full(n, -1), np.full(n, -1)]
+    ok = np.flatnonzero(snapped.segment >= 0)
+    if not len(ok):
+        return secs, metres, src
+    seg, t, snap = snapped.segment[ok], snapped.fraction[ok], snapped.snap_m[ok]
+    on_way = np.where(t >= 0.5, along(np.maximum(t - 0.5, 0), routing.seg_fwd_s[seg]),
+                      along(np.maximum(0.5 - t, 0), routing.seg_bwd_s[seg]))
+    s = on_way + snap / (routing.profile.walk_kmh / 3.6)
+    m = np.abs(t - 0.5) * graph.seg_length_m[seg] + snap
+    order = np.lexsort((s, seg))
+    seg, s, m, who = seg[order], s[order], m[order], ok[order]
+    rank = np.arange(len(seg)) - np.searchsorted(seg, seg, side="left")
+    for r in (0, 1):
+        pick = rank == r
+        secs[r][seg[pick]], metres[r][seg[pick]], src[r][seg[pick]] = s[pick], m[pick], who[pick]
+    return secs, metres, src
+
+
+def _best_two(secs: np.ndarray, metres: np.ndarray, src: np.ndarray) -> dict[str, np.ndarray]:
+    rows = np.arange(len(secs))
+    secs = np.where(src >= 0, secs, np.inf)
+    first = np.argmin(secs, axis=1)
+    best_src = src[rows, first]
+    other = np.where((src != best_src[:, None]) & (src >= 0), secs, np.inf)
+    second = np.argmin(other, axis=1)
+    d1, d2 = secs[rows, first], other[rows, second]
+    return {
+        "time_min": d1 / 60.0, "distance_m": np.where(np.isfinite(d1), metres[rows, first], np.inf),
+        "station": np.where(np.isfinite(d1), best_src, -1),
+        "second_time_min": d2 / 60.0,
+        "second_distance_m": np.where(np.isfinite(d2), metres[rows, second], np.inf),
+        "second_station": np.where(np.isfinite(d2), src[rows, second], -1),
+    }
+
+
+def _straight_table(graph: StreetGraph, prof: Profile, sx: np.ndarray, sy: np.ndarray) -> dict[str, np.ndarray]:
+    from scipy.spatial import cKDTree
+
+    n = graph.n_segments
+    dist = np.full((n, 2), np.inf)
+    idx = np.full((n, 2), -1)
+    if len(sx) and n:
+        k = min(2, len(sx))
+        d, i = cKDTree(np.column_stack([sx, sy])).query(graph.seg_midpoint_xy, k=[1, 2][:k])
+        dist[:, :k], idx[:, :k] = d, i
+    speed_m_min = prof.straight_kmh * 1000 / 60
+    return {"distance_m": dist[:, 0], "time_min": dist[:, 0] / speed_m_min, "station": idx[:, 0],
+            "second_distance_m": dist[:, 1], "second_time_min": dist[:, 1] / speed_m_min, "second_station": idx[:, 1]}
+
+
+def snapshot_coverage(snapshot: Snapshot, *, profile: str | Profile = "walk", at: datetime | None = None,
+                      mode: str = "network", max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                      ) -> tuple[SegmentCoverage, np.ndarray]:
+    """Segment coverage for the snapshot's stations open at ``at``, cached in the snapshot.
+
+    The cache key is the set of stations that count rather than the hour, so two times with the same open
+    stations share one computation; a data change makes a new snapshot and so a fresh computation.
+    Returns the coverage and the open mask over the stations layer.
+    """
+    prof = get_profile(profile)
+    stations = snapshot.layer("stations")
+    mask = open_mask(stations, at=at)
+    key = ("coverage", prof.name, id(prof), mode, float(max_snap_m),
+           tuple(stations["id"].astype(str)[mask]) if len(stations) else ())
+    graph = snapshot.derived("street_graph")
+    result = snapshot.derived(key, lambda _s: segment_coverage(graph, stations[mask], profile=prof, mode=mode,
+                                                               max_snap_m=max_snap_m))
+    return result, mask
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Per subdistrict
+
+ALL_AREA = {"code": "", "name": "全部 / all", "district": "", "approximate": False}
+
+
+def _containing(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Index of the polygon holding each point (the first, where polygons overlap), -1 for none."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if not len(points) or not len(polygons):
+        return out
+    hit_point, hit_poly = shapely.STRtree(polygons).query(points, predicate="within")
+    first = np.unique(hit_point, return_index=True)[1]
+    out[hit_point[first]] = hit_poly[first]
+    return out
+
+
+def find_subdistricts(subdistricts: gpd.GeoDataFrame, wanted: str | None) -> gpd.GeoDataFrame:
+    """The subdistricts a planner asked for by 12-digit code or by name; all of them for None.
+
+    Names match exactly, or without the official suffix (``胜利街道`` finds ``胜利街道办事处``).
+    """
+    if wanted is None or not str(wanted).strip():
+        return subdistricts
+    text = str(wanted).strip()
+    names = subdistricts["name"].astype(str)
+    short = names.str.replace(r"(办事处|地区办事处)$", "", regex=True)
+    hit = (subdistricts["code"].astype(str) == text) | (names == text) | (short == text)
+    if not hit.any():
+        hit = names.str.contains(text, regex=False)
+    if not hit.any():
+        from locator.errors import NotFound
+
+        raise NotFound(f"no subdistrict with code or name {text!r}", param="subdistrict")
+    return subdistricts[hit.to_numpy()]
+
+
+def coverage_by_subdistrict(cov: SegmentCoverage, graph: StreetGraph, *, subdistricts: gpd.GeoDataFrame,
+                            stations: gpd.GeoDataFrame, counted: np.ndarray, open_now: np.ndarray,
+                            thresholds: list[Threshold], worst: int = 5, subdistrict: str | None = None,
+                            ) -> pd.DataFrame:
+    """One row per subdistrict: street length, length and share covered per threshold, station counts and
+    the worst-served named streets.
+
+    ``counted`` marks the stations the coverage was computed with (status open, open at ``at``);
+    ``open_now`` those open at the moment of asking. Segments belong to the subdistrict holding their
+    midpoint; with no subdistricts layer the whole network is one row (``ALL_AREA``).
+    """
+    segs = cov.segments
+    if len(subdistricts):
+        chosen = find_subdistricts(subdistricts, subdistrict).reset_index(drop=True)
+        polygons = np.asarray(chosen.geometry.values, dtype=object)
+        seg_area = _containing(shapely.points(graph.seg_midpoint_xy), polygons) if len(segs) else np.zeros(0, int)
+        st_area = _containing(np.asarray(stations.geometry.values, dtype=object), polygons)
+        areas = [{"code": r["code"], "name": r["name"], "district": r.get("district", ""),
+                  "approximate": bool(r.get("approximate", False))} for _, r in chosen.iterrows()]
+    else:
+        if subdistrict:
+            from locator.errors import NotFound
+
+            raise NotFound("there are no subdistricts in the data; omit subdistrict", param="subdistrict")
+        seg_area, st_area, areas = np.zeros(len(segs), int), np.zeros(len(stations), int), [ALL_AREA]
+    covered = {t.label: t.covered(segs) for t in thresholds}
+    length = segs["length_m"].to_numpy()
+    status_open = (stations["status"].astype(str) == "open").to_numpy() if len(stations) else np.zeros(0, bool)
+    rows = []
+    for i, area in enumerate(areas):
+        inside = seg_area == i
+        total = float(length[inside].sum())
+        row = {**area, "street_length_m": round(total, 1)}
+        for label, mask in covered.items():
+            got = float(length[inside & mask].sum())
+            row[f"covered_m_{label}"] = round(got, 1)
+            row[f"share_{label}"] = (got / total) if total > 0 else None
+        unreachable = inside & ~np.isfinite(segs["distance_m"].to_numpy())
+        row["unreachable_m"] = round(float(length[unreachable].sum()), 1)
+        here = st_area == i
+        row["stations"] = int((here & status_open).sum())
+        row["stations_counted"] = int((here & counted).sum())
+        row["stations_open_now"] = int((here & open_now).sum())
+        row["worst_streets"] = _worst_streets(segs[inside], worst)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _worst_streets(segs: pd.DataFrame, n: int) -> list[dict[str, object]]:
+    """Named streets by their farthest point from a station (unnamed pieces have nothing to call them)."""
+    named = segs[segs["name"].astype(str) != ""]
+    if named.empty:
+        return []
+    far = named.groupby("name").agg(distance_m=("distance_m", "max"), length_m=("length_m", "sum"))
+    far = far.sort_values(["distance_m", "length_m"], ascending=False).head(n)
+    return [{"name": str(name), "distance_m": (None if not np.isfinite(r.distance_m) else round(float(r.distance_m))),
+             "length_m": round(float(r.length_m))} for name, r in far.iterrows()]
+
+
+def distance_bands(distance_m: np.ndarray, limits_m: list[float]) -> np.ndarray:
+    """A band label per distance: ``<=500``, ``500-1000``, ..., ``>2000``, ``unreachable``."""
+    limits = sorted(limits_m)
+    edges = [f"<={limits[0]:g}"] + [f"{a:g}-{b:g}" for a, b in zip(limits[:-1], limits[1:], strict=True)]
+    labels = np.array([*edges, f">{limits[-1]:g}", "unreachable"], dtype=object)
+    idx = np.searchsorted(np.asarray(limits, dtype=float), distance_m, side="left")
+    return labels[np.where(np.isfinite(distance_m), idx, len(labels) - 1)]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Stand-in polygons
+
+
+def subdistricts_from_centres(centres: pd.DataFrame, districts: gpd.GeoDataFrame, *, system: crs_mod.CoordSystem,
+                              lon: str = "longitude", lat: str = "latitude", district_name: str = "name",
+                              work: str | None = None) -> gpd.GeoDataFrame:
+    """Approximate subdistrict polygons: Voronoi cells of centre points, each cut to its own district.
+
+    ``centres`` has ``code``, ``name``, ``district`` and lon/lat columns in ``system`` (the bj-townships
+    table is GCJ-02); ``districts`` are district polygons in lon/lat of the same system with a name column.
+    Cells are made per district, from that district's centres only, so no cell crosses a district line.
+    Rows without a centre are left out and listed in ``result.attrs["missing_centre"]`` (codes). Every row
+    is ``approximate``.
+    """
+    has = centres[lon].notna() & centres[lat].notna()
+    missing = centres.loc[~has, "code"].astype(str).tolist()
+    table = centres[has].reset_index(drop=True)
+    x, y = crs_mod.lonlat_to_work_xy(table[lon].to_numpy(float), table[lat].to_numpy(float), system=system,
+                                     work=work)
+    points = shapely.points(x, y)
+    shapes = crs_mod.to_work(districts, system=system, work=work)
+    by_name = dict(zip(shapes[district_name].astype(str), shapes.geometry, strict=True))
+    cells = np.empty(len(table), dtype=object)
+    for name, group in table.groupby("district", sort=False):
+        outline = by_name.get(str(name))
+        if outline is None:  # district named differently: take the one that holds the centres
+            holder = _containing(points[group.index.to_numpy()], np.asarray(shapes.geometry.values, dtype=object))
+            outline = shapes.geometry.iloc[np.bincount(holder[holder >= 0]).argmax()] if (holder >= 0).any() else None
+        idx = group.index.to_numpy()
+        if outline is None:
+            missing.extend(table.loc[idx, "code"].astype(str))
+            continue
+        if len(idx) == 1:
+            cells[idx[0]] = outline
+            continue
+        voronoi = shapely.voronoi_polygons(shapely.multipoints(points[idx]), extend_to=outline, ordered=True)
+        pieces = shapely.get_parts(voronoi)
+        cells[idx] = shapely.intersection(shapely.make_valid(pieces), outline)
+    keep = np.array([c is not None and not c.is_empty for c in cells], dtype=bool)
+    missing.extend(table.loc[~keep, "code"].astype(str))
+    out = gpd.GeoDataFrame({"code": table.loc[keep, "code"].astype(str), "name": table.loc[keep, "name"],
+                            "district": table.loc[keep, "district"], "approximate": True,
+                            "source": "voronoi-of-centres"},
+                           geometry=list(cells[keep]), crs=shapes.crs)
+    out = conform("subdistricts", out)
+    out.attrs["missing_centre"] = missing
+    return out

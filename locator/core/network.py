@@ -1,0 +1,607 @@
+"""The routable street graph: streets split into segments at intersections, travel profiles, snapping.
+
+A *segment* is a piece of street between two graph nodes. Nodes are where ways meet: every vertex that
+two ways share (exact coordinates, to the millimetre), a vertex a way passes through twice, and every
+way's end points, so a way whose interior vertex is another way's end point is split there. Crossings
+without a shared vertex (bridges, tunnels) are not junctions, as in OpenStreetMap.
+
+Travel profiles give a speed per OpenStreetMap ``highway`` class. Walkers ignore ``oneway``; e-bikes obey
+it. An e-bike is pushed (walked, at walking speed) where riding is not allowed, and neither profile
+uses motorways (Beijing forbids pedestrians and non-motor vehicles on expressways).
+
+==================================================  ===========  =====================================
+highway class                                       walk km/h    ebike km/h
+==================================================  ===========  =====================================
+motorway, motorway_link                             --           --
+trunk, trunk_link                                   4.8          15 (side roads / non-motor lanes)
+primary, secondary (and _link), cycleway            4.8          18
+tertiary, tertiary_link                             4.8          16
+residential, unclassified, road, other (unknown)    4.8          14 / 12 (unknown)
+service, living_street, track                       4.8          10
+footway, pedestrian, path, steps, corridor,         4.8          4.8 (pushed, so walking speed)
+bridleway
+==================================================  ===========  =====================================
+
+Walking speed is the same on every class, so for ``walk`` the quickest way is also the shortest. A
+profile is data (:class:`Profile`); pass your own to any function that takes ``profile=``.
+
+Edge weights are travel times in seconds. The reach from a station to the street (``snap distance``,
+the straight line from the station to the nearest point of an allowed segment) is walked and counted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+
+from locator.core.snapshot import Snapshot, register_builder
+from locator.errors import InvalidParameter
+
+WALK_KMH = 4.8
+DEFAULT_MAX_SNAP_M = 150.0
+_FOOT_CLASSES = frozenset({"footway", "pedestrian", "path", "steps", "corridor", "bridleway"})
+_MOTORWAY = frozenset({"motorway", "motorway_link"})
+
+
+@dataclass(frozen=True, eq=False)  # compared and cached by identity: speeds_kmh is a dict
+class Profile:
+    """How one kind of traveller moves: speed by highway class, classes walked or forbidden, one-way rules."""
+
+    name: str
+    speeds_kmh: Mapping[str, float]
+    default_kmh: float
+    obey_oneway: bool
+    forbidden: frozenset[str] = _MOTORWAY
+    walked: frozenset[str] = frozenset()  # pushed at walk_kmh, both ways
+    walk_kmh: float = WALK_KMH
+    straight_kmh: float = WALK_KMH  # for straight-line mode, where there is no class to look up
+
+    def speed_kmh(self, highway: str) -> float | None:
+        """Speed on a class, or None where this profile may not go."""
+        if highway in self.forbidden:
+            return None
+        if highway in self.walked:
+            return self.walk_kmh
+        return float(self.speeds_kmh.get(highway, self.default_kmh))
+
+
+WALK = Profile("walk", {}, WALK_KMH, obey_oneway=False)
+EBIKE = Profile(
+    "ebike",
+    {"trunk": 15, "trunk_link": 15, "primary": 18, "primary_link": 18, "secondary": 18, "secondary_link": 18,
+     "cycleway": 18, "tertiary": 16, "tertiary_link": 16, "residential": 14, "unclassified": 14, "road": 14,
+     "service": 10, "living_street": 10, "track": 10},
+    12.0, obey_oneway=True, walked=_FOOT_CLASSES, straight_kmh=15.0,
+)
+PROFILES: dict[str, Profile] = {p.name: p for p in (WALK, EBIKE)}
+
+
+def get_profile(profile: str | Profile, *, param: str = "profile") -> Profile:
+    """A Profile by name (``walk``, ``ebike``) or as given; InvalidParameter for an unknown name."""
+    if isinstance(profile, Profile):
+        return profile
+    try:
+        return PROFILES[str(profile).strip().lower()]
+    except KeyError:
+        msg = f"{param} must be one of {', '.join(PROFILES)} (got {profile!r})"
+        raise InvalidParameter(msg, param=param) from None
+
+
+@dataclass
+class Routing:
+    """One profile's directed graph as CSR matrices of travel seconds, with edge lengths alongside.
+
+    ``fwd`` holds travel edges a -> b; ``rev`` the same edges turned round (b -> a), so a search from the
+    stations over ``rev`` gives each node's time *to* its nearest station. Parallel edges keep the quickest.
+    """
+
+    profile: Profile
+    fwd: sparse.csr_matrix
+    fwd_len_m: np.ndarray
+    rev: sparse.csr_matrix
+    rev_len_m: np.ndarray
+    seg_fwd_s: np.ndarray  # seconds along the whole segment u -> v; inf where not allowed
+    seg_bwd_s: np.ndarray  # v -> u
+
+
+@dataclass
+class StreetGraph:
+    """Nodes, segments and the streets they came from, in the metric work CRS.
+
+    Segment ``k`` runs from node ``seg_u[k]`` to ``seg_v[k]`` in the street's drawn direction; its shape is
+    ``coords[seg_start[k]:seg_end[k] + 1]``.
+    """
+
+    node_xy: np.ndarray  # (N, 2) metres
+    seg_u: np.ndarray
+    seg_v: np.ndarray
+    seg_length_m: np.ndarray
+    seg_street: np.ndarray  # row of ``streets`` each segment belongs to
+    seg_oneway: np.ndarray
+    coords: np.ndarray  # (M, 2) all shape points
+    seg_start: np.ndarray
+    seg_end: np.ndarray
+    streets: pd.DataFrame  # id, name, highway (one row per street)
+    crs: str | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.seg_u)
+
+    @cached_property
+    def seg_highway(self) -> np.ndarray:
+        return self.streets["highway"].to_numpy(dtype=object)[self.seg_street]
+
+    def segment_geometries(self, segments: np.ndarray | None = None) -> np.ndarray:
+        """Shapely LineStrings of the given segments (all by default), built on demand."""
+        seg = np.arange(self.n_segments) if segments is None else np.asarray(segments, dtype=np.int64)
+        counts = self.seg_end[seg] - self.seg_start[seg] + 1
+        owner = np.repeat(np.arange(len(seg)), counts)
+        first = np.repeat(self.seg_start[seg] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        return shapely.linestrings(self.coords[first + np.arange(counts.sum())], indices=owner)
+
+    @cached_property
+    def seg_midpoint_xy(self) -> np.ndarray:
+        """The point half way along each segment (vectorised walk along the shape points)."""
+        step = np.hypot(*np.diff(self.coords, axis=0).T)
+        cum = np.concatenate([[0.0], np.cumsum(step)])
+        target = cum[self.seg_start] + (cum[self.seg_end] - cum[self.seg_start]) / 2
+        hi = np.clip(np.searchsorted(cum, target, side="left"), self.seg_start + 1, np.maximum(self.seg_end, 1))
+        hi = np.minimum(hi, len(cum) - 1)
+        lo = hi - 1
+        span = cum[hi] - cum[lo]
+        frac = np.divide(target - cum[lo], span, out=np.zeros_like(span), where=span > 0)
+        return self.coords[lo] + (self.coords[hi] - self.coords[lo]) * frac[:, None]
+
+    def routing(self, profile: str | Profile) -> Routing:
+        """The profile's directed graph, built once and kept."""
+        prof = get_profile(profile)
+        key = ("routing", prof)
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = _build_routing(self, prof)
+            return self._cache[key]
+
+    def snap(self, x: np.ndarray, y: np.ndarray, *, profile: str | Profile = "walk") -> pd.DataFrame:
+        """The nearest point on a segment the profile may use, for each point.
+
+        Returns columns ``segment``, ``fraction`` (0 at ``seg_u``, 1 at ``seg_v``, by length) and ``snap_m``
+        (straight-line distance to the street); segment -1 where the graph has no usable segment.
+        """
+        prof = get_profile(profile)
+        points = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        out = pd.DataFrame({"segment": np.full(len(points), -1, dtype=np.int64),
+                            "fraction": np.zeros(len(points)), "snap_m": np.full(len(points), np.inf)})
+        usable, tree, lines = self._snap_index(prof)
+        if not len(usable) or not len(points):
+            return out
+        hit_point, hit_line = tree.query_nearest(points, all_matches=False)
+        seg = usable[hit_line]
+        geoms = lines[hit_line]
+        lengths = shapely.length(geoms)
+        along = shapely.line_locate_point(geoms, points[hit_point])
+        fraction = np.divide(along, lengths, out=np.zeros_like(along), where=lengths > 0)
+        out.loc[hit_point, "segment"] = seg
+        out.loc[hit_point, "fraction"] = np.clip(fraction, 0.0, 1.0)
+        out.loc[hit_point, "snap_m"] = shapely.distance(geoms, points[hit_point])
+        return out
+
+    def _snap_index(self, prof: Profile) -> tuple[np.ndarray, shapely.STRtree, np.ndarray]:
+        # One tree per set of forbidden classes: a station by a motorway must snap to the side road.
+        key = ("snap", prof.forbidden)
+        with self._lock:
+            if key not in self._cache:
+                usable = np.flatnonzero(~np.isin(self.seg_highway, list(prof.forbidden)))
+                lines = self.segment_geometries(usable)
+                self._cache[key] = (usable, shapely.STRtree(lines), lines)
+            return self._cache[key]
+
+
+def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
+    classes, codes = np.unique(graph.seg_highway.astype(str), return_inverse=True)
+    speeds = np.array([prof.speed_kmh(c) or np.nan for c in classes], dtype=float)
+    walked = np.isin(classes, list(prof.walked))
+    seg_speed_ms = speeds[codes] / 3.6
+    seconds = graph.seg_length_m / seg_speed_ms
+    allowed = np.isfinite(seconds)
+    oneway = graph.seg_oneway & prof.obey_oneway & ~walked[codes]
+    fwd_s = np.where(allowed, seconds, np.inf)
+    bwd_s = np.where(allowed & ~oneway, seconds, np.inf)
+    loops = graph.seg_u == graph.seg_v  # a loop never shortens a path
+    a = np.concatenate([graph.seg_u, graph.seg_v])
+    b = np.concatenate([graph.seg_v, graph.seg_u])
+    t = np.concatenate([fwd_s, bwd_s])
+    length = np.concatenate([graph.seg_length_m, graph.seg_length_m])
+    keep = np.isfinite(t) & ~np.concatenate([loops, loops])
+    a, b, t, length = a[keep], b[keep], t[keep], length[keep]
+    n = graph.n_nodes
+    fwd, fwd_len = csr_from_edges(a, b, t, length, n)
+    rev, rev_len = csr_from_edges(b, a, t, length, n)
+    return Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s)
+
+
+def csr_from_edges(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, length: np.ndarray, n: int,
+                   ) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """A CSR matrix with sorted columns, one entry per (src, dst) keeping the least weight, and the
+    matching lengths; built directly, because scipy would *add* parallel edges together."""
+    order = np.lexsort((weight, dst, src))
+    src, dst, weight, length = src[order], dst[order], weight[order], length[order]
+    first = np.ones(len(src), dtype=bool)
+    first[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    src, dst, weight, length = src[first], dst[first], weight[first], length[first]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    matrix = sparse.csr_matrix((weight.astype(float), dst.astype(np.int32), indptr), shape=(n, n))
+    return matrix, length.astype(float)
+
+
+def graph_from_arrays(node_xy: np.ndarray, seg_u: np.ndarray, seg_v: np.ndarray, *, streets: pd.DataFrame,
+                      seg_street: np.ndarray, seg_oneway: np.ndarray, crs: str | None = None) -> StreetGraph:
+    """A graph of straight segments between nodes (for data that has no shape points)."""
+    node_xy = np.asarray(node_xy, dtype=float)
+    seg_u = np.asarray(seg_u, dtype=np.int64)
+    seg_v = np.asarray(seg_v, dtype=np.int64)
+    coords = np.empty((2 * len(seg_u), 2))
+    coords[0::2], coords[1::2] = node_xy[seg_u], node_xy[seg_v]
+    start = np.arange(len(seg_u), dtype=np.int64) * 2
+    length = np.hypot(*(node_xy[seg_v] - node_xy[seg_u]).T)
+    return StreetGraph(node_xy, seg_u, seg_v, length, np.asarray(seg_street, dtype=np.int64),
+                       np.asarray(seg_oneway, dtype=bool), coords, start, start + 1,
+                       streets.reset_index(drop=True), crs)
+
+
+def build_street_graph(streets: gpd.GeoDataFrame) -> StreetGraph:
+    """Split the streets layer at its junctions into a StreetGraph (see the module docstring)."""
+    table = pd.DataFrame({
+        "id": streets["id"].astype(str) if "id" in streets else pd.Series(range(len(streets))).astype(str),
+        "name": streets["name"].fillna("").astype(str) if "name" in streets else "",
+        "highway": streets["highway"].fillna("").astype(str).replace("", "unclassified")
+        if "highway" in streets else "unclassified",
+    }).reset_index(drop=True)
+    oneway_by_street = (streets["oneway"].to_numpy(dtype=bool) if "oneway" in streets
+                        else np.zeros(len(streets), dtype=bool))
+    crs = streets.crs.to_string() if streets.crs is not None else None
+    geoms = shapely.get_parts(np.asarray(streets.geometry.values, dtype=object), return_index=True)
+    parts, part_street = geoms
+    keep = shapely.get_type_id(parts) == 1  # LineStrings only (MultiLineStrings were split just above)
+    parts, part_street = parts[keep], part_street[keep]
+    coords, part = shapely.get_coordinates(parts, return_index=True)
+    if not len(coords):
+        empty = np.zeros(0, dtype=np.int64)
+        return StreetGraph(np.zeros((0, 2)), empty, empty, np.zeros(0), empty, np.zeros(0, dtype=bool),
+                           np.zeros((0, 2)), empty, empty, table, crs)
+    vertex = _vertex_ids(coords)
+    first = np.ones(len(coords), dtype=bool)
+    first[1:] = part[1:] != part[:-1]
+    last = np.ones(len(coords), dtype=bool)
+    last[:-1] = part[1:] != part[:-1]
+    # A vertex is a node where a way ends, or where it is used more than once (by two ways, or twice by one).
+    is_node = first | last | (np.bincount(vertex)[vertex] > 1)
+    at = np.flatnonzero(is_node)
+    pair = part[at[1:]] == part[at[:-1]]
+    seg_start, seg_end = at[:-1][pair], at[1:][pair]
+    step = np.hypot(*np.diff(coords, axis=0).T)
+    step[part[1:] != part[:-1]] = 0.0  # no length between two ways
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    length = cum[seg_end] - cum[seg_start]
+    real = length > 0  # drop zero-length pieces (repeated points)
+    seg_start, seg_end, length = seg_start[real], seg_end[real], length[real]
+    node_of_vertex = np.full(vertex.max() + 1, -1, dtype=np.int64)
+    used = np.unique(vertex[np.concatenate([seg_start, seg_end])])
+    node_of_vertex[used] = np.arange(len(used))
+    node_xy = np.zeros((len(used), 2))
+    node_xy[node_of_vertex[vertex[seg_start]]] = coords[seg_start]
+    node_xy[node_of_vertex[vertex[seg_end]]] = coords[seg_end]
+    street = part_street[part[seg_start]]
+    return StreetGraph(node_xy, node_of_vertex[vertex[seg_start]], node_of_vertex[vertex[seg_end]], length,
+                       street.astype(np.int64), oneway_by_street[street], coords, seg_start.astype(np.int64),
+                       seg_end.astype(np.int64), table, crs)
+
+
+def _vertex_ids(coords: np.ndarray) -> np.ndarray:
+    """The same id for coordinates equal to the millimetre."""
+    mm = np.round(coords * 1000.0).astype(np.int64)
+    mm -= mm.min(axis=0)
+    if mm.max(initial=0) < 2**31:
+        return pd.factorize(mm[:, 0] << 31 | mm[:, 1])[0]
+    return np.unique(mm, axis=0, return_inverse=True)[1].ravel()
+
+
+@register_builder("street_graph")
+def _street_graph(snapshot: Snapshot) -> StreetGraph:
+    return build_street_graph(snapshot.layer("streets"))
+
+
+def read_bj_streets(folder: str | Path) -> StreetGraph:
+    """Read the SparseTaxi central-Beijing graph (``../shared/data/bj-streets``) as a StreetGraph.
+
+    Its coordinates are a local kilometre grid (not lon/lat): they become metres of a local plane, with
+    ``crs=None``. Segments are straight lines between vertices (the shape points are not in the data), so
+    lengths are Euclidean between vertices; the file's own ``length`` column is in unknown units and unused.
+    A vertex pair with edges both ways is one two-way segment; one direction only is a one-way segment.
+    Names and classes come from the OSM ways, matched by consecutive vertices along each way.
+    """
+    folder = Path(folder)
+    verts = np.loadtxt(folder / "vertexMap.txt", dtype=float, ndmin=2)
+    node_xy = verts[:, 2:4] * 1000.0
+    edges = np.loadtxt(folder / "adjacentList.txt", skiprows=1, usecols=(0, 1), dtype=np.int64, ndmin=2)
+    osm_to_vertex = {int(osm): i for i, osm in enumerate(verts[:, 1].astype(np.int64))}
+    names, classes, pair_way = [], [], {}
+    with (open(folder / "beijing.highway.txt", encoding="utf-8") as hw,
+          open(folder / "beijing.waynodes.txt", encoding="utf-8") as wn):
+        for way, (meta, nodes) in enumerate(zip(hw, wn, strict=True)):
+            cols = meta.rstrip("\n").split("\t")
+            classes.append(cols[1] if len(cols) > 1 and cols[1] else "unclassified")
+            names.append(cols[3] if len(cols) > 3 else "")
+            vs = [osm_to_vertex[int(n)] for n in nodes.split() if int(n) in osm_to_vertex]
+            for a, b in zip(vs[:-1], vs[1:], strict=True):
+                pair_way.setdefault((min(a, b), max(a, b)), way)
+    streets = pd.DataFrame({"id": [f"way-{i}" for i in range(len(names))], "name": names, "highway": classes})
+    streets.loc[len(streets)] = ["unmatched", "", "unclassified"]  # edges no way claims
+    n = len(node_xy)
+    edges = np.unique(edges[edges[:, 0] != edges[:, 1]], axis=0)  # each directed edge once, no loops
+    lo, hi = np.minimum(edges[:, 0], edges[:, 1]), np.maximum(edges[:, 0], edges[:, 1])
+    key = pd.Series(lo * n + hi)
+    both = key.duplicated(keep=False).to_numpy()
+    first = ~key.duplicated(keep="first").to_numpy()
+    u, v = edges[first, 0], edges[first, 1]
+    oneway = ~both[first]
+    unmatched = len(streets) - 1
+    street = np.array([pair_way.get((min(a, b), max(a, b)), unmatched) for a, b in zip(u, v, strict=True)])
+    return graph_from_arrays(node_xy, u, v, streets=streets, seg_street=street, seg_oneway=oneway)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Shortest paths from many sources at once
+
+
+@dataclass
+class Snapped:
+    """Points placed on the graph: the segment, where along it (0 at seg_u, 1 at seg_v), and the reach."""
+
+    segment: np.ndarray
+    fraction: np.ndarray
+    snap_m: np.ndarray
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Snapped:
+        return cls(frame["segment"].to_numpy(np.int64), frame["fraction"].to_numpy(float),
+                   frame["snap_m"].to_numpy(float))
+
+
+@dataclass
+class NodeLabels:
+    """For every node: quickest seconds and metres to the nearest source and to the nearest *other* source.
+
+    ``source``/``second_source`` are indices into the sources (-1 where none can be reached).
+    """
+
+    seconds: np.ndarray
+    metres: np.ndarray
+    source: np.ndarray
+    second_seconds: np.ndarray
+    second_metres: np.ndarray
+    second_source: np.ndarray
+
+
+def _with_rows(matrix: sparse.csr_matrix, lengths: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+               weights: np.ndarray, row_lengths: np.ndarray, extra: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """``matrix`` grown by ``extra`` nodes whose outgoing edges are (rows, cols); the old rows are reused as
+    they are, so this costs one copy of the arrays rather than a re-sort of every edge."""
+    n = matrix.shape[0]
+    add, add_len = csr_from_edges(rows, cols, weights, row_lengths, extra)
+    indptr = np.concatenate([matrix.indptr.astype(np.int64), matrix.indptr[-1] + add.indptr[1:].astype(np.int64)])
+    grown = sparse.csr_matrix((np.concatenate([matrix.data, add.data]),
+                               np.concatenate([matrix.indices, add.indices]).astype(np.int32), indptr),
+                              shape=(n + extra, n + extra))
+    return grown, np.concatenate([lengths, add_len])
+
+
+def _edge_rows(matrix: sparse.csr_matrix) -> np.ndarray:
+    return np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+
+
+def _pred_edge(matrix: sparse.csr_matrix, pred: np.ndarray) -> np.ndarray:
+    """Index of the edge pred[i] -> i for every i with a predecessor (-1 elsewhere); CSR columns are sorted."""
+    n = matrix.shape[0]
+    keys = _edge_rows(matrix) * n + matrix.indices
+    has = pred >= 0
+    out = np.full(len(pred), -1, dtype=np.int64)
+    out[has] = np.searchsorted(keys, pred[has].astype(np.int64) * n + np.flatnonzero(has))
+    return out
+
+
+def _tree_sums(parent: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of ``value`` from each node up to its root, and the root, by pointer doubling.
+
+    ``parent[root] == root`` and ``value`` is the edge to the parent (0 at roots). log2(depth) vectorised
+    steps instead of a Python walk down the shortest-path tree.
+    """
+    acc = value.astype(float).copy()
+    p = parent.astype(np.int64).copy()
+    while True:
+        pp = p[p]
+        if np.array_equal(pp, p):
+            return acc, p
+        acc += acc[p]
+        p = pp
+
+
+def _lengths_along(matrix: sparse.csr_matrix, edge_len: np.ndarray, pred: np.ndarray, root_len: np.ndarray,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    n = len(pred)
+    edge = _pred_edge(matrix, pred)
+    parent = np.where(pred >= 0, pred, np.arange(n))
+    value = np.where(edge >= 0, edge_len[np.maximum(edge, 0)], 0.0)
+    acc, root = _tree_sums(parent, value)
+    return acc + root_len[root], root
+
+
+def along(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """``fraction * seconds`` of a segment, where no distance is no time even on a way one may not take."""
+    with np.errstate(invalid="ignore"):
+        return np.where(fraction == 0, 0.0, fraction * seconds)
+
+
+def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, first_id: int, towards: bool,
+                 ) -> tuple[np.ndarray, ...]:
+    """Edges joining snapped points (node ids first_id, first_id+1, ...) to their segment's ends.
+
+    ``towards``: edges of the reversed graph (a search from the points gives times *to* them); otherwise of
+    the forward graph (times *from* them). The reach to the street is walked.
+    """
+    ok = snapped.segment >= 0
+    ids = first_id + np.flatnonzero(ok)
+    seg, t, snap = snapped.segment[ok], snapped.fraction[ok], snapped.snap_m[ok]
+    reach_s = snap / (routing.profile.walk_kmh / 3.6)
+    length = graph.seg_length_m[seg]
+    if towards:  # arrive at the point from seg_u going forward, or from seg_v going backward
+        to_u, to_v = along(t, routing.seg_fwd_s[seg]), along(1 - t, routing.seg_bwd_s[seg])
+    else:  # leave the point going backward to seg_u, or forward to seg_v
+        to_u, to_v = along(t, routing.seg_bwd_s[seg]), along(1 - t, routing.seg_fwd_s[seg])
+    rows = np.concatenate([ids, ids])
+    cols = np.concatenate([graph.seg_u[seg], graph.seg_v[seg]])
+    secs = np.concatenate([to_u, to_v]) + np.concatenate([reach_s, reach_s])
+    metres = np.concatenate([t * length, (1 - t) * length]) + np.concatenate([snap, snap])
+    keep = np.isfinite(secs)
+    return rows[keep] - first_id, cols[keep], secs[keep], metres[keep]
+
+
+def nearest_two(graph: StreetGraph, routing: Routing, sources: Snapped) -> NodeLabels:
+    """Every node's quickest way to its nearest source and to its nearest *distinct* other source.
+
+    Two multi-source searches in scipy's C Dijkstra, not one search per node or per source:
+
+    1. from all sources at once over the reversed graph (``min_only``): time, source and tree of the nearest;
+    2. the second label solves a shortest-path problem of its own. With ``s1(x)`` the nearest source of x,
+       the second-best time at node v is the least of ``d1(u) + w(v->u)`` over edges leaving v's cell
+       (``s1(u) != s1(v)``) and ``d2(u) + w(v->u)`` over edges inside it: the last edge of the best path
+       from any other source either crosses into v's cell or stays in it. So a single search from one
+       super-source, joined to every node by its best crossing edge and using only edges within cells,
+       gives d2 everywhere (checked against a two-label heapq Dijkstra in the tests).
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    n, k = graph.n_nodes, len(sources.segment)
+    rows, cols, secs, metres = source_edges(graph, routing, sources, first_id=n, towards=True)
+    rev, rev_len = _with_rows(routing.rev, routing.rev_len_m, rows, cols, secs, metres, k)
+    total = n + k
+    if not len(rows):
+        inf, none = np.full(n, np.inf), np.full(n, -1)
+        return NodeLabels(inf, inf.copy(), none, inf.copy(), inf.copy(), none.copy())
+    d1, pred1, src1 = dijkstra(rev, directed=True, indices=np.arange(n, total), return_predecessors=True,
+                               min_only=True)
+    len1, _ = _lengths_along(rev, rev_len, pred1, np.zeros(total))
+    cell = np.where(np.isfinite(d1), src1, -1).astype(np.int64)
+
+    # second search: edges inside cells, plus a super-source joined to each node by its best crossing edge
+    erow, ecol = _edge_rows(rev), rev.indices.astype(np.int64)
+    same = (cell[erow] == cell[ecol]) & (cell[erow] >= 0)
+    cross = (cell[erow] != cell[ecol]) & (cell[erow] >= 0)
+    cross_edge = np.flatnonzero(cross)
+    cand = d1[erow[cross_edge]] + rev.data[cross_edge]
+    init = np.full(total, np.inf)
+    np.minimum.at(init, ecol[cross_edge], cand)
+    best = cand <= init[ecol[cross_edge]]
+    chosen = np.full(total, -1, dtype=np.int64)  # the crossing edge each node's second label starts with
+    chosen[ecol[cross_edge[best]]] = cross_edge[best]
+    winner = np.where(chosen >= 0, erow[np.maximum(chosen, 0)], -1)
+    init_len = np.where(chosen >= 0, len1[np.maximum(winner, 0)] + rev_len[np.maximum(chosen, 0)], np.inf)
+    inner, inner_len = _keep_edges(rev, rev_len, same)
+    reached = np.flatnonzero(np.isfinite(init))
+    super_rows = np.zeros(len(reached), dtype=np.int64)
+    graph2, len2_edges = _with_rows(inner, inner_len, super_rows, reached, init[reached], init_len[reached], 1)
+    d2, pred2 = dijkstra(graph2, directed=True, indices=total, return_predecessors=True)
+    pred2 = np.where(pred2 == total, -9999, pred2)  # children of the super-source are roots
+    len2, root2 = _lengths_along(graph2, len2_edges, pred2, np.append(init_len, np.inf))
+    d2, len2, root2 = d2[:total], len2[:total], root2[:total]
+    second = np.where(np.isfinite(d2), cell[np.maximum(winner[root2], 0)], -1)
+    source = cell - n
+    source[cell < 0] = -1
+    second_source = np.where(second >= 0, second - n, -1)
+    return NodeLabels(d1[:n], len1[:n], source[:n], d2[:n], np.where(np.isfinite(d2), len2, np.inf)[:n],
+                      second_source[:n])
+
+
+def _keep_edges(matrix: sparse.csr_matrix, lengths: np.ndarray, keep: np.ndarray,
+                ) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The same matrix with only the ``keep`` edges (rows stay sorted, so no re-sort)."""
+    counts = np.bincount(_edge_rows(matrix)[keep], minlength=matrix.shape[0])
+    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    out = sparse.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
+    return out, lengths[keep]
+
+
+def nearest_by_network(graph: StreetGraph, stations: gpd.GeoDataFrame, x: float, y: float, *, k: int = 3,
+                       profile: str | Profile = "walk", max_distance_m: float | None = None) -> pd.DataFrame:
+    """The ``k`` stations quickest to reach from the point (x, y) in the work CRS, along the streets.
+
+    ``stations`` are the candidates (already filtered by the caller: status, hours, amenities). Returns
+    ``station_idx`` (position in ``stations``), ``station_id``, ``rank`` (1 = nearest), ``distance_m`` and
+    ``time_min`` of the quickest path (walks to and from the street included), ``straight_m`` and
+    ``snap_m`` (the station's distance from the street); sorted by time. Stations that can't be reached,
+    or are beyond ``max_distance_m`` along the street, are left out.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    prof = get_profile(profile)
+    columns = ["station_idx", "station_id", "rank", "distance_m", "time_min", "straight_m", "snap_m"]
+    routing = graph.routing(prof)
+    query = Snapped.from_frame(graph.snap(np.array([x]), np.array([y]), profile=prof))
+    if not len(stations) or query.segment[0] < 0:
+        return pd.DataFrame(columns=columns)
+    n = graph.n_nodes
+    rows, cols, secs, metres = source_edges(graph, routing, query, first_id=n, towards=False)
+    fwd, fwd_len = _with_rows(routing.fwd, routing.fwd_len_m, rows, cols, secs, metres, 1)
+    fastest = max([prof.walk_kmh, prof.default_kmh, *prof.speeds_kmh.values()]) / 3.6
+    limit = np.inf if max_distance_m is None else max_distance_m / fastest + 1.0
+    dist, pred = dijkstra(fwd, directed=True, indices=n, return_predecessors=True, limit=limit)
+    length, _ = _lengths_along(fwd, fwd_len, pred, np.zeros(n + 1))
+    sx, sy = stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()
+    st = Snapped.from_frame(graph.snap(sx, sy, profile=prof))
+    ok = st.segment >= 0
+    seg = np.maximum(st.segment, 0)
+    t, reach = st.fraction, st.snap_m / (prof.walk_kmh / 3.6)
+    u, v, seg_len = graph.seg_u[seg], graph.seg_v[seg], graph.seg_length_m[seg]
+    via_u = dist[u] + along(t, routing.seg_fwd_s[seg]) + reach
+    via_v = dist[v] + along(1 - t, routing.seg_bwd_s[seg]) + reach
+    len_u, len_v = length[u] + t * seg_len + st.snap_m, length[v] + (1 - t) * seg_len + st.snap_m
+    tq, q_reach = query.fraction[0], query.snap_m[0] / (prof.walk_kmh / 3.6)
+    same = ok & (seg == query.segment[0])
+    direct = np.where(t >= tq, along(np.maximum(t - tq, 0), routing.seg_fwd_s[seg]),
+                      along(np.maximum(tq - t, 0), routing.seg_bwd_s[seg]))
+    direct = np.where(same, direct + q_reach + reach, np.inf)
+    len_d = np.abs(t - tq) * seg_len + query.snap_m[0] + st.snap_m
+    cand = np.column_stack([via_u, via_v, direct])
+    cand[~ok] = np.inf
+    pick = np.argmin(cand, axis=1)
+    best = cand[np.arange(len(cand)), pick]
+    metres_best = np.column_stack([len_u, len_v, len_d])[np.arange(len(cand)), pick]
+    out = pd.DataFrame({
+        "station_idx": np.arange(len(stations)),
+        "station_id": stations["id"].astype(str).to_numpy() if "id" in stations else np.arange(len(stations)),
+        "distance_m": metres_best, "time_min": best / 60.0,
+        "straight_m": np.hypot(sx - x, sy - y), "snap_m": st.snap_m,
+    })
+    keep = np.isfinite(best)
+    if max_distance_m is not None:
+        keep &= metres_best <= max_distance_m
+    out = out[keep].sort_values(["time_min", "distance_m", "station_idx"], kind="stable").head(k)
+    out.insert(2, "rank", np.arange(1, len(out) + 1))
+    return out.reset_index(drop=True)[columns]

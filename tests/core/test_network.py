@@ -1,0 +1,261 @@
+"""The street graph on a hand-made 3-4-5 grid: splitting, snapping, profiles, one-way streets, shortest paths.
+
+The grid (metres east/north of the origin)::
+
+    (0,800)---(300,800)---(600,800)      horizontal pieces 300 m, vertical pieces 400 m,
+       |          |           |          and a footway on the diagonal (0,0)-(300,400): 500 m.
+    (0,400)---(300,400)---(600,400)
+       |       /  |           |
+    (0,0)-----(300,0)-----(600,0)
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely import wkt
+
+from conftest import ORIGIN_X, ORIGIN_Y, shared_path
+from locator.core.network import (
+    EBIKE,
+    WALK,
+    Snapped,
+    build_street_graph,
+    get_profile,
+    graph_from_arrays,
+    nearest_by_network,
+    nearest_two,
+    read_bj_streets,
+)
+from locator.errors import InvalidParameter
+
+
+def line(*points: tuple[float, float]) -> str:
+    return "LINESTRING (" + ", ".join(f"{ORIGIN_X + x} {ORIGIN_Y + y}" for x, y in points) + ")"
+
+
+def streets_frame(rows: list[tuple[str, str, str, bool, str]]) -> gpd.GeoDataFrame:
+    data = [{"id": i, "name": n, "highway": h, "oneway": o} for i, n, h, o, _ in rows]
+    return gpd.GeoDataFrame(data, geometry=[wkt.loads(g) for *_, g in rows], crs="EPSG:32650")
+
+
+GRID = [
+    ("h1", "东西一路", "residential", False, line((0, 0), (300, 0), (600, 0))),
+    ("h2", "东西二路", "residential", False, line((0, 400), (300, 400), (600, 400))),
+    ("h3", "东西三路", "residential", False, line((0, 800), (300, 800), (600, 800))),
+    ("v1", "南北一路", "residential", False, line((0, 0), (0, 400), (0, 800))),
+    ("v2", "南北二路", "residential", False, line((300, 0), (300, 400), (300, 800))),
+    ("v3", "南北三路", "residential", False, line((600, 0), (600, 400), (600, 800))),
+    ("d", "斜路", "footway", False, line((0, 0), (300, 400))),
+]
+
+
+def stations_at(*points: tuple[float, float]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"id": [f"s{i}" for i in range(len(points))], "status": "open"},
+                            geometry=gpd.points_from_xy([ORIGIN_X + x for x, _ in points],
+                                                        [ORIGIN_Y + y for _, y in points]), crs="EPSG:32650")
+
+
+@pytest.fixture
+def grid():
+    return build_street_graph(streets_frame(GRID))
+
+
+def node_at(graph, x: float, y: float) -> int:
+    return int(np.flatnonzero(np.hypot(*(graph.node_xy - [ORIGIN_X + x, ORIGIN_Y + y]).T) < 1e-6)[0])
+
+
+def test_ways_are_split_at_shared_vertices(grid):
+    assert grid.n_nodes == 9
+    assert grid.n_segments == 13
+    assert sorted(np.round(grid.seg_length_m).astype(int).tolist()) == [300] * 6 + [400] * 6 + [500]
+
+
+def test_a_way_is_split_where_another_way_ends_on_its_interior_vertex():
+    graph = build_street_graph(streets_frame([
+        ("a", "甲路", "residential", False, line((0, 0), (100, 0), (200, 0))),
+        ("b", "乙路", "residential", False, line((100, 0), (100, 100))),
+        ("c", "丙路", "residential", False, line((0, 50), (50, 50), (60, 60))),  # touches nothing: one piece
+    ]))
+    assert graph.n_segments == 4
+    assert graph.streets["id"].iloc[graph.seg_street].tolist().count("a") == 2
+    assert np.isclose(graph.seg_length_m[graph.streets["id"].iloc[graph.seg_street].to_numpy() == "c"].sum(),
+                      50 + np.hypot(10, 10))
+
+
+def test_multilinestrings_and_empty_layers():
+    multi = streets_frame([("m", "", "service", False,
+                            f"MULTILINESTRING (({ORIGIN_X} {ORIGIN_Y}, {ORIGIN_X + 10} {ORIGIN_Y}), "
+                            f"({ORIGIN_X + 10} {ORIGIN_Y}, {ORIGIN_X + 10} {ORIGIN_Y + 10}))")])
+    assert build_street_graph(multi).n_segments == 2
+    empty = build_street_graph(streets_frame([]))
+    assert empty.n_segments == 0 and empty.n_nodes == 0
+
+
+def test_snap_to_nearest_point_of_a_segment(grid):
+    snapped = grid.snap(np.array([ORIGIN_X + 150, ORIGIN_X + 330]), np.array([ORIGIN_Y - 30, ORIGIN_Y + 200]))
+    first, second = snapped.iloc[0], snapped.iloc[1]
+    assert first.snap_m == pytest.approx(30) and first.fraction == pytest.approx(0.5)
+    assert grid.streets["id"].iloc[grid.seg_street[int(first.segment)]] == "h1"
+    assert second.snap_m == pytest.approx(30) and second.fraction == pytest.approx(0.5)
+    assert grid.streets["id"].iloc[grid.seg_street[int(second.segment)]] == "v2"
+
+
+def test_snap_avoids_segments_the_profile_may_not_use():
+    graph = build_street_graph(streets_frame([
+        ("m", "京承高速", "motorway", False, line((0, 0), (1000, 0))),
+        ("r", "辅路", "residential", False, line((0, 50), (1000, 50))),
+    ]))
+    snapped = graph.snap(np.array([ORIGIN_X + 500]), np.array([ORIGIN_Y - 10]), profile="walk").iloc[0]
+    assert graph.streets["id"].iloc[graph.seg_street[int(snapped.segment)]] == "r"
+    assert snapped.snap_m == pytest.approx(60)
+
+
+def test_profiles_speeds_and_unknown_name():
+    assert WALK.speed_kmh("primary") == 4.8 and WALK.speed_kmh("motorway") is None
+    assert EBIKE.speed_kmh("primary") == 18 and EBIKE.speed_kmh("steps") == 4.8
+    assert EBIKE.speed_kmh("something_new") == EBIKE.default_kmh
+    assert get_profile("EBike") is EBIKE
+    with pytest.raises(InvalidParameter) as err:
+        get_profile("car")
+    assert err.value.param == "profile"
+
+
+def at_node(graph, x: float, y: float) -> Snapped:
+    node = node_at(graph, x, y)
+    seg = int(np.flatnonzero((graph.seg_u == node) | (graph.seg_v == node))[0])
+    return Snapped(np.array([seg]), np.array([0.0 if graph.seg_u[seg] == node else 1.0]), np.zeros(1))
+
+
+def test_walk_distances_from_one_station_by_hand(grid):
+    labels = nearest_two(grid, grid.routing("walk"), at_node(grid, 0, 0))
+    expected = {(0, 0): 0, (300, 0): 300, (600, 0): 600, (0, 400): 400, (300, 400): 500,  # the diagonal
+                (600, 400): 800, (0, 800): 800, (300, 800): 900, (600, 800): 1200}
+    for (x, y), metres in expected.items():
+        assert labels.metres[node_at(grid, x, y)] == pytest.approx(metres)
+        assert labels.seconds[node_at(grid, x, y)] == pytest.approx(metres / (4.8 / 3.6))
+    assert np.isinf(labels.second_seconds).all()  # only one station
+
+
+def test_ebike_pushes_on_the_footway_so_the_diagonal_is_slow(grid):
+    labels = nearest_two(grid, grid.routing("ebike"), at_node(grid, 0, 0))
+    node = node_at(grid, 300, 400)
+    # riding 300 + 400 m at 14 km/h (180 s) beats pushing 500 m at 4.8 km/h (375 s)
+    assert labels.seconds[node] == pytest.approx(700 / (14 / 3.6))
+    assert labels.metres[node] == pytest.approx(700)
+
+
+def test_one_way_street_is_a_detour_by_ebike_but_not_on_foot():
+    graph = build_street_graph(streets_frame([
+        ("o", "单行路", "residential", True, line((0, 0), (1000, 0))),  # east only
+        ("l", "绕行路", "residential", False, line((0, 0), (0, 300), (1000, 300), (1000, 0))),
+    ]))
+    station = at_node(graph, 0, 0)
+    east = node_at(graph, 1000, 0)
+    walk = nearest_two(graph, graph.routing("walk"), station)
+    ebike = nearest_two(graph, graph.routing("ebike"), station)
+    assert walk.metres[east] == pytest.approx(1000)
+    assert ebike.metres[east] == pytest.approx(300 + 1000 + 300)  # may not ride west on the one-way street
+    # towards a station at the east end the one-way street is fine
+    ebike_east = nearest_two(graph, graph.routing("ebike"), at_node(graph, 1000, 0))
+    assert ebike_east.metres[node_at(graph, 0, 0)] == pytest.approx(1000)
+
+
+def test_second_nearest_is_a_different_station(grid):
+    both = Snapped(np.concatenate([at_node(grid, 0, 0).segment, at_node(grid, 600, 800).segment]),
+                   np.concatenate([at_node(grid, 0, 0).fraction, at_node(grid, 600, 800).fraction]), np.zeros(2))
+    labels = nearest_two(grid, grid.routing("walk"), both)
+    node = node_at(grid, 300, 0)
+    assert labels.metres[node] == pytest.approx(300) and labels.source[node] == 0
+    assert labels.second_metres[node] == pytest.approx(300 + 800) and labels.second_source[node] == 1
+    origin = node_at(grid, 0, 0)
+    assert labels.second_metres[origin] == pytest.approx(1200) and labels.second_source[origin] == 1
+
+
+def two_label_dijkstra(adj: dict[int, list[tuple[int, float]]], sources: dict[int, int], n: int):
+    """Reference: each node keeps its best labels from two distinct sources (heapq)."""
+    best: list[list[tuple[float, int]]] = [[] for _ in range(n)]
+    heap = [(0.0, node, src) for node, src in sources.items()]
+    heapq.heapify(heap)
+    while heap:
+        d, node, src = heapq.heappop(heap)
+        labels = best[node]
+        if len(labels) == 2 or any(s == src for _, s in labels):
+            continue
+        labels.append((d, src))
+        for nxt, w in adj.get(node, []):
+            heapq.heappush(heap, (d + w, nxt, src))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_second_label_search_matches_two_label_dijkstra(seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    xy = rng.uniform(0, 1000, (n, 2))
+    u = rng.integers(0, n, 90)
+    v = rng.integers(0, n, 90)
+    keep = u != v
+    u, v = u[keep], v[keep]
+    streets = pd.DataFrame({"id": ["x"], "name": [""], "highway": ["residential"]})
+    graph = graph_from_arrays(xy, u, v, streets=streets, seg_street=np.zeros(len(u), int),
+                              seg_oneway=rng.random(len(u)) < 0.3)
+    routing = graph.routing("ebike")
+    src_nodes = rng.choice(np.unique(np.concatenate([u, v])), 5, replace=False)
+    segs = [int(np.flatnonzero((u == s) | (v == s))[0]) for s in src_nodes]
+    fraction = np.array([0.0 if u[k] == s else 1.0 for k, s in zip(segs, src_nodes, strict=True)])
+    labels = nearest_two(graph, routing, Snapped(np.array(segs), fraction, np.zeros(len(segs))))
+    rev = routing.rev.tocoo()
+    adj: dict[int, list[tuple[int, float]]] = {}
+    for a, b, w in zip(rev.row, rev.col, rev.data, strict=True):
+        adj.setdefault(int(a), []).append((int(b), float(w)))
+    ref = two_label_dijkstra(adj, {int(s): i for i, s in enumerate(src_nodes)}, n)
+    for node in range(n):
+        got = [labels.seconds[node], labels.second_seconds[node]]
+        want = [d for d, _ in ref[node]] + [np.inf] * (2 - len(ref[node]))
+        assert got == pytest.approx(want), node
+
+
+def test_nearest_by_network_ranks_by_street_distance(grid):
+    stations = stations_at((600, 0), (0, 800), (300, 430))
+    # from (0, 0): s0 is 600 m along 东西一路; s2 is 500 m up the diagonal plus 30 m to the door
+    ranked = nearest_by_network(grid, stations, ORIGIN_X, ORIGIN_Y, k=3, profile="walk")
+    assert ranked["station_id"].tolist() == ["s2", "s0", "s1"]
+    assert ranked["distance_m"].tolist() == pytest.approx([530, 600, 800])
+    assert ranked["rank"].tolist() == [1, 2, 3]
+    assert ranked["straight_m"].iloc[1] == pytest.approx(600)
+    near = nearest_by_network(grid, stations, ORIGIN_X + 450, ORIGIN_Y, k=1, max_distance_m=200)
+    assert near["station_id"].tolist() == ["s0"] and near["distance_m"].iloc[0] == pytest.approx(150)
+    assert nearest_by_network(grid, stations, ORIGIN_X, ORIGIN_Y, k=3, max_distance_m=100).empty
+
+
+@pytest.mark.shared
+def test_bj_streets_distances_match_networkx():
+    nx = pytest.importorskip("networkx")
+    graph = read_bj_streets(shared_path("bj-streets", "vertexMap.txt").parent)
+    assert graph.n_nodes == 32_552
+    rng = np.random.default_rng(2026)
+    for profile in ("walk", "ebike"):
+        routing = graph.routing(profile)
+        usable = np.flatnonzero(np.isfinite(routing.seg_fwd_s) & (graph.seg_u != graph.seg_v))
+        segs = rng.choice(usable, 300, replace=False)
+        segs = segs[np.unique(graph.seg_u[segs], return_index=True)[1]]  # stations at distinct vertices
+        labels = nearest_two(graph, routing, Snapped(segs, np.zeros(len(segs)), np.zeros(len(segs))))
+        rev = routing.rev.tocoo()
+        g = nx.DiGraph()
+        g.add_nodes_from(range(graph.n_nodes))
+        g.add_weighted_edges_from(zip(rev.row.tolist(), rev.col.tolist(), rev.data.tolist(), strict=True))
+        dist = nx.multi_source_dijkstra_path_length(g, set(graph.seg_u[segs].tolist()))
+        sample = rng.choice(graph.n_nodes, 2000, replace=False)
+        want = np.array([dist.get(int(v), np.inf) for v in sample])
+        np.testing.assert_allclose(labels.seconds[sample], want, rtol=1e-9)
+        # second-nearest for a few vertices, from one search per source on the turned-round graph
+        back = g.reverse(copy=False)
+        for v in sample[:25]:
+            per_source = nx.single_source_dijkstra_path_length(back, int(v))
+            times = sorted(per_source.get(int(s), np.inf) for s in graph.seg_u[segs])
+            assert labels.second_seconds[v] == pytest.approx(times[1]) or np.isinf(times[1])
