@@ -62,6 +62,7 @@ TILE_LAYERS: dict[str, TileLayer] = {
 }
 
 NEAREST_PATH = "/api/v1/nearest"
+STATIONS_PATH = "/api/v1/stations"
 NEAREST_K = 10
 PLACES_LIMIT_DEFAULT, PLACES_LIMIT_MAX = 8, 20
 QUERY_MAX_CHARS = 100
@@ -118,8 +119,9 @@ def page() -> ResponseReturnValue:
             "attribution": layer.attribution, "max_zoom": layer.max_zoom,
         },
         "api": {
-            # The API's public path (its view lives in api.py); script_root keeps it right under a prefix.
+            # The API's public paths (views in api.py); script_root keeps them right under a prefix.
             "nearest": request.script_root + NEAREST_PATH,
+            "stations": request.script_root + STATIONS_PATH,
             "places": url_for("courier.places"),
             "convert": url_for("courier.convert_point"),
         },

@@ -21,7 +21,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "app_subtitle": ("户外劳动者服务站点", "Rest stations for outdoor workers"),
     "switch_language": ("English", "中文"),
     "switch_language_label": ("Switch to English", "切换到中文"),
-    "search_placeholder": ("输入地点：驿站、街道或地址", "Type a place: station, subdistrict or address"),
+    "search_placeholder": ("输入驿站、街道或地址", "Station, subdistrict or address"),
     "search_label": ("查找地点", "Find a place"),
     "search_button": ("搜索", "Search"),
     "locate_button": ("我的位置", "My location"),

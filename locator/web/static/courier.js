@@ -19,6 +19,7 @@
   var DISPLAY_CRS = config.crs || "wgs84";
   var TZ = "Asia/Shanghai";
   var NAV_ORDER = ["amap", "baidu", "tencent", "apple", "geo"];
+  var OVERVIEW_MAX_PAGES = 10;
   var AMENITY = {};
   (config.amenities || []).forEach(function (a) { AMENITY[a.key] = a; });
 
@@ -121,14 +122,19 @@
     state.amenities = Object.keys(AMENITY).filter(function (key) { return wanted.indexOf(key) >= 0; });
     var at = (params.get("at") || "").split(",");
     if (at.length === 3 && isFinite(parseFloat(at[0])) && isFinite(parseFloat(at[1]))) {
-      return {lon: parseFloat(at[0]), lat: parseFloat(at[1]), crs: at[2]};
+      var label = params.get("me") === "1" ? S.your_position : (params.get("place") || S.chosen_position);
+      return {lon: parseFloat(at[0]), lat: parseFloat(at[1]), crs: at[2], label: label.slice(0, 100)};
     }
     return null;
   }
 
   function writeHash() {
     var params = new URLSearchParams();
-    if (state.point) params.set("at", [state.point.lon.toFixed(6), state.point.lat.toFixed(6), DISPLAY_CRS].join(","));
+    if (state.point) {
+      params.set("at", [state.point.lon.toFixed(6), state.point.lat.toFixed(6), DISPLAY_CRS].join(","));
+      if (state.point.mine) params.set("me", "1");
+      else if (state.point.label !== S.chosen_position) params.set("place", state.point.label);
+    }
     if (!state.openNow) params.set("open", "0");
     if (state.amenities.length) params.set("amenity", state.amenities.join(","));
     var hash = params.toString();
@@ -142,13 +148,17 @@
 
   var map = null;
   var stationLayer = null;
+  var overviewLayer = null;
   var userMarker = null;
   var markers = [];
 
   function initMap() {
     if (typeof window.L === "undefined" || !$("map")) return;
     var L = window.L;
-    map = L.map("map", {zoomControl: true, attributionControl: true});
+    // Honour "reduce motion" (also makes screenshots in tests show the settled map).
+    var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    map = L.map("map", {zoomControl: true, attributionControl: true, zoomAnimation: !still,
+                        fadeAnimation: !still, markerZoomAnimation: !still});
     var bounds = config.bounds;
     if (bounds && bounds.length === 2) {
       map.fitBounds(bounds, {padding: [16, 16], maxZoom: 16});
@@ -169,10 +179,40 @@
     } else {
       addMapNote(S.no_tiles);
     }
+    overviewLayer = L.layerGroup().addTo(map);
     stationLayer = L.layerGroup().addTo(map);
+    drawOverview();
     map.on("click", function (event) {
       setPoint({lon: event.latlng.lng, lat: event.latlng.lat, label: S.chosen_position});
     });
+  }
+
+  /** Every open or temporarily closed station as a small dot, so that with no position yet (and no
+   *  tiles) the courier still sees where stations are and where to tap. Dots don't take taps: a tap
+   *  goes through to the map and sets the position there. Failure only means no dots. */
+  function drawOverview() {
+    if (!config.api.stations) return;
+    var L = window.L;
+    var pages = 0;
+    function load(url) {
+      pages += 1;
+      fetch(url, {headers: {Accept: "application/json"}})
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!body) return;
+          var items = Array.isArray(body.items) ? body.items : [];
+          items.forEach(function (item) {
+            if (!isNumber(item.lat) || !isNumber(item.lon)) return;
+            L.circleMarker([item.lat, item.lon], {radius: 6, weight: 2, color: "#ffffff", fillColor: "#4a4a4a",
+                                                  fillOpacity: 0.9, interactive: false}).addTo(overviewLayer);
+          });
+          var next = body.links && body.links.next;
+          if (typeof next === "string" && pages < OVERVIEW_MAX_PAGES) load(next);
+        })
+        .catch(function () { /* the list does not need the dots */ });
+    }
+    var query = new URLSearchParams({crs: DISPLAY_CRS, status: "open,temporarily_closed", limit: "1000"});
+    load(config.api.stations + "?" + query.toString());
   }
 
   function addMapNote(text) {
@@ -213,7 +253,8 @@
       points.push([station.lat, station.lon]);
     });
     if (points.length > 1) {
-      map.fitBounds(points.slice(0, 4), {padding: [28, 28], maxZoom: 16});
+      // Extra room at the bottom: the attribution and the tiles note sit there.
+      map.fitBounds(points.slice(0, 4), {paddingTopLeft: [40, 40], paddingBottomRight: [40, 64], maxZoom: 16});
     } else if (points.length === 1) {
       map.setView(points[0], Math.max(map.getZoom(), 15));
     }
@@ -246,6 +287,7 @@
       var fix = {lon: position.coords.longitude, lat: position.coords.latitude, crs: "wgs84"};
       toDisplay(fix).then(function (point) {
         point.label = S.your_position;
+        point.mine = true;
         setPoint(point);
       }, function () { setStatus(S.network_error, {error: true, retry: true}); });
     }, function () {
@@ -268,7 +310,7 @@
   }
 
   function setPoint(point) {
-    state.point = {lon: point.lon, lat: point.lat, label: point.label || S.chosen_position};
+    state.point = {lon: point.lon, lat: point.lat, label: point.label || S.chosen_position, mine: !!point.mine};
     state.selected = -1;
     drawUser();
     writeHash();
@@ -357,7 +399,9 @@
   }
 
   function card(station, index) {
-    var item = el("li", {className: "card " + openClass(station), attrs: {"data-id": String(station.id || "")}});
+    var item = el("li", {className: "card " + openClass(station), attrs: {
+      "data-id": String(station.id || ""), "data-distance-m": isNumber(station.distance_m) ? station.distance_m : ""
+    }});
     var name = el("button", {className: "name", text: station.name || "", attrs: {type: "button"}});
     name.addEventListener("click", function () { select(index, {pan: true}); });
     var title = el("div", {className: "card-title"}, [el("h2", {className: "name-heading"}, [name])]);
@@ -544,7 +588,8 @@
   initMap();
   if (fromHash) {
     toDisplay(fromHash).then(function (point) {
-      point.label = S.chosen_position;
+      point.label = fromHash.label;
+      point.mine = fromHash.label === S.your_position;
       setPoint(point);
     }, function () { locate(); });
   } else {
