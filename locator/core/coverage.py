@@ -239,7 +239,7 @@ def _containing(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     out = np.full(len(points), -1, dtype=np.int64)
     if not len(points) or not len(polygons):
         return out
-    hit_point, hit_poly = shapely.STRtree(polygons).query(points, predicate="within")
+    hit_point, hit_poly = shapely.STRtree(polygons).query(points, predicate="covered_by")
     first = np.unique(hit_point, return_index=True)[1]
     out[hit_point[first]] = hit_poly[first]
     return out
