@@ -55,6 +55,7 @@ for _amenity in AMENITIES:
 STATION_STATUSES = ("open", "temporarily_closed", "closed", "planned")
 BOOTH_STATUSES = ("candidate", "planned", "converted", "removed")
 KNOWN_SOURCES = ("public-report", "demo", "import")
+STREET_ACCESS = ("", "foot", "bicycle")
 
 _LIST_SPLIT = re.compile(r"[;,，、；/|\s]+")
 
@@ -199,6 +200,9 @@ STREETS = Layer(
         _c("name", "Street name (name:zh preferred)."),
         _c("highway", "OpenStreetMap highway class, e.g. residential.", default="unclassified"),
         _c("oneway", "True where traffic may only go in the drawn direction.", kind="bool", default=False),
+        _c("access", "Who may use it where not both walkers and riders: foot (walkers; riders push), "
+                     "bicycle (riders, e-bikes included; no walking); empty for both.",
+           choices=STREET_ACCESS, default=""),
         _c("source", "Where the record comes from.", default="import"),
     ),
     "Streets that couriers walk and ride.",

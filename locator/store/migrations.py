@@ -123,7 +123,30 @@ CREATE INDEX subdistricts_seq ON subdistricts (_seq);
 CREATE INDEX streets_seq ON streets (_seq);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL),)
+# Migration 2: who of walkers and riders may use a street (locator.model.STREETS "access"). The table is
+# rebuilt rather than altered so that its columns keep the model's order; rows keep their order (_seq).
+_STREET_ACCESS = """
+CREATE TABLE streets_v2 (
+    id text NOT NULL,
+    name text NOT NULL DEFAULT '',
+    highway text NOT NULL DEFAULT 'unclassified',
+    oneway boolean NOT NULL DEFAULT false,
+    access text NOT NULL DEFAULT '',
+    source text NOT NULL DEFAULT 'import',
+    geom geometry(Geometry, 4326)
+        CHECK (locator_geometry_is(geom, '{ST_LineString,ST_MultiLineString}')),
+    _seq bigint GENERATED ALWAYS AS IDENTITY
+);
+INSERT INTO streets_v2 (id, name, highway, oneway, source, geom)
+    SELECT id, name, highway, oneway, source, geom FROM streets ORDER BY _seq;
+DROP TABLE streets;
+ALTER TABLE streets_v2 RENAME TO streets;
+ALTER TABLE streets ADD PRIMARY KEY (id);
+CREATE INDEX streets_geom_gist ON streets USING gist (geom);
+CREATE INDEX streets_seq ON streets (_seq);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL), Migration(2, "street_access", _STREET_ACCESS))
 LATEST = MIGRATIONS[-1].version
 
 _CREATE_LEDGER = """

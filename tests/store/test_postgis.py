@@ -48,6 +48,7 @@ def test_migrations_are_recorded_and_idempotent(postgis_url):
 
 
 def test_workers_upgrading_at_once_take_turns(postgis_url):
+    from locator.store import migrations
     from locator.store.postgis import PostGISStore
 
     results: list[object] = []
@@ -66,7 +67,7 @@ def test_workers_upgrading_at_once_take_turns(postgis_url):
     for thread in threads:
         thread.join()
     assert results == [0, 0, 0, 0]
-    assert _sql(postgis_url, "SELECT count(*) FROM schema_migrations") == [(1,)]
+    assert _sql(postgis_url, "SELECT count(*) FROM schema_migrations") == [(len(migrations.MIGRATIONS),)]
 
 
 def test_a_newer_schema_is_refused_with_a_clear_error(postgis_url):
@@ -224,3 +225,25 @@ def test_location_is_redacted(location, shown):
     from locator.store.postgis import redact
 
     assert redact(location) == shown
+
+
+def test_the_app_serves_from_postgis_and_reloads_after_a_commit(postgis_store, postgis_url, stations):
+    from locator.web import create_app
+
+    postgis_store.write({"stations": stations})
+    client = create_app({"STORE": postgis_url, "TESTING": True, "TILES": "none", "RELOAD_SECONDS": 0.0}).test_client()
+    assert client.get("/readyz").get_json()["rows"]["stations"] == 5
+    postgis_store.write({"stations": stations.iloc[:2]})
+    body = client.get("/readyz").get_json()
+    assert (body["data_version"], body["rows"]["stations"]) == (2, 2)
+
+
+def test_the_app_answers_503_problem_json_when_postgresql_is_unreachable():
+    pytest.importorskip("psycopg")
+    from conftest import assert_problem
+    from locator.web import create_app
+
+    url = f"postgresql://locator:s3cret@127.0.0.1:{_closed_port()}/locator"
+    client = create_app({"STORE": url, "TESTING": True, "TILES": "none"}).test_client()
+    body = assert_problem(client.get("/readyz"), 503)
+    assert "can't be reached" in body["detail"] and "s3cret" not in body["detail"]
