@@ -1,0 +1,213 @@
+"""OpenStreetMap streets: the keep/drop rules by tags, and the reader on small .osm and .osm.pbf files made here.
+
+The files sit on a grid around Tiananmen (WGS-84), nodes 0.001 degrees apart. The .pbf is written from
+the .osm by pyosmium's SimpleWriter, so the PBF path is read for real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import geopandas as gpd
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+
+from locator.errors import ImportFailed, InvalidParameter
+from locator.io.osm import DROP_REASONS, is_osm_file, read_osm_streets, street_from_tags
+
+Tags = dict[str, str]
+
+# Node id -> (lon, lat): a row of five nodes along lat 39.9087, and a second row 0.001 degrees north.
+NODES = {i: (round(116.3975 + 0.001 * (i - 1), 7), 39.9087) for i in range(1, 6)}
+NODES.update({10 + i: (round(116.3975 + 0.001 * (i - 1), 7), 39.9097) for i in range(1, 6)})
+
+# (way id, node refs, tags)
+WAYS: list[tuple[int, list[int], Tags]] = [
+    (101, [1, 2, 3], {"highway": "primary", "name": "东长安街", "name:zh": "东长安街(中)", "name:en": "E Chang'an"}),
+    (102, [3, 4], {"highway": "residential", "name": "南河沿", "oneway": "yes"}),
+    (103, [4, 5], {"highway": "residential", "oneway": "-1"}),
+    (104, [11, 12], {"highway": "motorway", "name": "京藏高速"}),
+    (105, [12, 13], {"highway": "construction", "construction": "secondary"}),
+    (106, [13, 14, 4, 3, 13], {"highway": "pedestrian", "area": "yes", "name": "广场"}),
+    (107, [14, 15], {"highway": "service", "access": "private"}),
+    (108, [15, 5], {"highway": "footway", "bicycle": "no"}),
+    (109, [1, 11], {"highway": "cycleway", "foot": "no"}),
+    (110, [2, 12], {"highway": "tertiary", "access": "no"}),
+    (111, [11, 99], {"highway": "residential"}),  # node 99 is not in the file
+    (112, [1, 2], {"building": "yes"}),  # not a highway: skipped unread
+    (113, [2, 3], {"highway": "trunk", "name": "二环", "motorroad": "yes"}),
+    (114, [12, 2], {"highway": "trunk", "name": "二环辅路"}),
+    (115, [13, 3], {"highway": "service", "access": "delivery", "junction": "roundabout"}),
+]
+
+
+def osm_xml(nodes: dict[int, tuple[float, float]], ways: list[tuple[int, list[int], Tags]]) -> str:
+    """An OSM XML document as Overpass and extract services write it (nodes, then ways)."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="locator tests">']
+    for node_id, (lon, lat) in nodes.items():
+        lines.append(f'  <node id="{node_id}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>')
+    for way_id, refs, tags in ways:
+        lines.append(f'  <way id="{way_id}" version="1">')
+        lines += [f'    <nd ref="{ref}"/>' for ref in refs]
+        lines += [f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
+        lines.append("  </way>")
+    lines.append("</osm>")
+    return "\n".join(lines) + "\n"
+
+
+def to_pbf(xml_path: Path, pbf_path: Path) -> Path:
+    """Convert an .osm file to .osm.pbf with pyosmium, as `osmium cat` would."""
+    import osmium
+
+    with osmium.SimpleWriter(str(pbf_path)) as writer:
+        for entity in osmium.FileProcessor(str(xml_path)):
+            writer.add(entity)
+    return pbf_path
+
+
+@pytest.fixture
+def osm_file(tmp_path: Path) -> Path:
+    path = tmp_path / "beijing-centre.osm"
+    path.write_text(osm_xml(NODES, WAYS), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("tags", "closed", "drop", "access", "oneway", "reverse"), [
+    ({"highway": "residential"}, False, "", "", False, False),
+    ({"highway": "motorway"}, False, "motorway", "", False, False),
+    ({"highway": "motorway_link"}, False, "motorway", "", False, False),
+    ({"highway": "trunk"}, False, "", "", False, False),  # side roads and non-motor lanes
+    ({"highway": "trunk", "motorroad": "yes"}, False, "motorway", "", False, False),
+    ({"highway": "construction"}, False, "not_a_street", "", False, False),
+    ({"highway": "proposed"}, False, "not_a_street", "", False, False),
+    ({"highway": "raceway"}, False, "not_a_street", "", False, False),
+    ({"highway": "bus_guideway"}, False, "not_a_street", "", False, False),
+    ({"highway": "platform"}, True, "not_a_street", "", False, False),
+    ({"building": "yes"}, True, "not_a_street", "", False, False),
+    ({"highway": "pedestrian", "area": "yes"}, True, "area", "", False, False),
+    ({"highway": "pedestrian"}, True, "", "", False, False),  # a closed way without area=yes is a loop
+    ({"highway": "service", "amenity": "parking"}, True, "area", "", False, False),
+    ({"highway": "service", "amenity": "parking"}, False, "", "", False, False),
+    ({"highway": "service", "access": "private"}, False, "private_service", "", False, False),
+    ({"highway": "service", "access": "no"}, False, "private_service", "", False, False),
+    ({"highway": "service", "access": "private", "foot": "yes"}, False, "", "foot", False, False),
+    ({"highway": "service", "access": "destination"}, False, "", "", False, False),
+    ({"highway": "residential", "access": "private"}, False, "no_access", "", False, False),
+    ({"highway": "residential", "access": "no", "bicycle": "yes"}, False, "", "bicycle", False, False),
+    ({"highway": "residential", "access": "no", "foot": "designated"}, False, "", "foot", False, False),
+    ({"highway": "residential", "access": "delivery"}, False, "", "", False, False),  # couriers deliver
+    ({"highway": "residential", "motor_vehicle": "no"}, False, "", "", False, False),  # e-bikes are not motor
+    ({"highway": "residential", "vehicle": "no"}, False, "", "foot", False, False),
+    ({"highway": "residential", "vehicle": "no", "bicycle": "yes"}, False, "", "", False, False),
+    ({"highway": "footway", "bicycle": "dismount"}, False, "", "foot", False, False),
+    ({"highway": "primary", "bicycle": "use_sidepath"}, False, "", "foot", False, False),
+    ({"highway": "cycleway", "foot": "no"}, False, "", "bicycle", False, False),
+    ({"highway": "path", "foot": "no", "bicycle": "no"}, False, "no_access", "", False, False),
+    ({"highway": "path", "foot": "no", "bicycle": "no", "electric_bicycle": "yes"}, False, "", "bicycle",
+     False, False),
+    ({"highway": "residential", "oneway": "yes"}, False, "", "", True, False),
+    ({"highway": "residential", "oneway": "1"}, False, "", "", True, False),
+    ({"highway": "residential", "oneway": "true"}, False, "", "", True, False),
+    ({"highway": "residential", "oneway": "-1"}, False, "", "", True, True),
+    ({"highway": "residential", "oneway": "no"}, False, "", "", False, False),
+    ({"highway": "residential", "oneway": "reversible"}, False, "", "", False, False),
+    ({"highway": "residential", "oneway": "yes", "oneway:bicycle": "no"}, False, "", "", False, False),
+    ({"highway": "residential", "junction": "roundabout"}, True, "", "", True, False),
+    ({"highway": "residential", "junction": "roundabout", "oneway": "no"}, True, "", "", False, False),
+])
+def test_rules_by_tags(tags: Tags, closed: bool, drop: str, access: str, oneway: bool, reverse: bool):
+    street = street_from_tags(tags, closed=closed)
+    assert (street.drop, street.access, street.oneway, street.reverse) == (drop, access, oneway, reverse)
+    assert not drop or drop in DROP_REASONS
+
+
+@pytest.mark.parametrize(("tags", "name"), [
+    ({"highway": "primary", "name": "长安街", "name:zh": "长安街（东段）"}, "长安街（东段）"),
+    ({"highway": "primary", "name": "Chang'an Avenue", "name:zh-Hans": "长安街"}, "长安街"),
+    ({"highway": "primary", "name": "长安街", "name:zh": "  "}, "长安街"),
+    ({"highway": "primary", "name:en": "Chang'an Avenue"}, ""),
+])
+def test_name_prefers_chinese(tags: Tags, name: str):
+    assert street_from_tags(tags).name == name
+
+
+def test_reads_osm_xml(osm_file: Path):
+    result = read_osm_streets(osm_file)
+    frame = result.frame
+    assert str(frame.crs) == "EPSG:4326"
+    assert frame["id"].tolist() == ["osm-w101", "osm-w102", "osm-w103", "osm-w108", "osm-w109", "osm-w114",
+                                    "osm-w115"]
+    by_id = frame.set_index("id")
+    assert by_id.loc["osm-w101", "name"] == "东长安街(中)"
+    assert by_id.loc["osm-w114", ["name", "highway"]].tolist() == ["二环辅路", "trunk"]
+    assert by_id["oneway"].to_dict() == {"osm-w101": False, "osm-w102": True, "osm-w103": True, "osm-w108": False,
+                                         "osm-w109": False, "osm-w114": False, "osm-w115": True}
+    assert by_id["access"].to_dict() == {"osm-w101": "", "osm-w102": "", "osm-w103": "", "osm-w108": "foot",
+                                         "osm-w109": "bicycle", "osm-w114": "", "osm-w115": ""}
+    assert set(frame["source"]) == {"osm"}
+    assert frame.geometry.geom_type.unique().tolist() == ["LineString"]
+    # Whole ways: 101 keeps its middle node (the graph builder splits at junctions, not the reader).
+    assert shapely.get_coordinates(by_id.loc["osm-w101", "geometry"]).tolist() == [
+        list(NODES[1]), list(NODES[2]), list(NODES[3])]
+    assert dict(result.dropped) == {"motorway": 2, "not_a_street": 1, "area": 1, "private_service": 1,
+                                    "no_access": 1, "missing_nodes": 1}
+    assert result.ways_read == 14  # the building is not a highway and is not read
+
+
+def test_oneway_minus_one_is_drawn_in_the_travel_direction(osm_file: Path):
+    line = read_osm_streets(osm_file).frame.set_index("id").loc["osm-w103", "geometry"]
+    # Way 103 runs 4 -> 5 in the file with oneway=-1: travel goes 5 -> 4, and so does the line now.
+    assert shapely.get_coordinates(line).tolist() == [list(NODES[5]), list(NODES[4])]
+
+
+def test_pbf_reads_the_same_as_xml(osm_file: Path, tmp_path: Path):
+    pbf = to_pbf(osm_file, tmp_path / "beijing-centre.osm.pbf")
+    assert pbf.read_bytes()[:4] != b"<?xm"  # really PBF, not XML under another name
+    from_xml, from_pbf = read_osm_streets(osm_file), read_osm_streets(pbf)
+    # PBF stores degrees to 1e-7, as the XML file gives them: no difference at all.
+    assert_geodataframe_equal(from_pbf.frame, from_xml.frame, check_less_precise=False)
+    assert from_pbf.dropped == from_xml.dropped
+
+
+def test_an_empty_extract_gives_an_empty_frame(tmp_path: Path):
+    path = tmp_path / "empty.osm"
+    path.write_text(osm_xml(NODES, []), encoding="utf-8")
+    result = read_osm_streets(path)
+    assert len(result.frame) == 0 and result.ways_read == 0
+    assert list(result.frame.columns) == ["id", "name", "highway", "oneway", "access", "source", "geometry"]
+
+
+@pytest.mark.parametrize(("name", "content", "error", "match"), [
+    ("broken.osm.pbf", b"not a pbf at all" * 4, ImportFailed, "cannot read it as an OpenStreetMap file"),
+    ("page.osm", b"<html><body>rate limited</body></html>", ImportFailed, "cannot read it as an OpenStreetMap"),
+    ("streets.txt", b"", InvalidParameter, "not an OpenStreetMap file"),
+])
+def test_unreadable_files_say_so(tmp_path: Path, name: str, content: bytes, error: type, match: str):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(error, match=match):
+        read_osm_streets(path)
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(InvalidParameter, match="no such file"):
+        read_osm_streets(tmp_path / "nowhere.osm.pbf")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("beijing-latest.osm.pbf", True), ("area.osm", True), ("x.PBF", True), ("x.osm.bz2", True),
+    ("streets.geojson", False), ("osm.csv", False),
+])
+def test_is_osm_file(name: str, expected: bool):
+    assert is_osm_file(name) is expected
+
+
+def test_frame_fits_the_streets_layer(osm_file: Path):
+    from locator import model
+
+    frame = read_osm_streets(osm_file).frame
+    conformed = model.conform("streets", frame)
+    assert model.validate("streets", conformed) == []
+    assert isinstance(conformed, gpd.GeoDataFrame)
