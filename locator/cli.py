@@ -95,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--layer", action="append", choices=layers, help="只复制此图层 / only this layer (repeatable)")
     copy.add_argument("--allow-empty", action="store_true", help="来源为空也复制 / copy even an empty source")
     copy.set_defaults(handler=_copy)
+
+    cov = commands.add_parser("coverage", help="道路覆盖率 / street coverage per subdistrict",
+                              description="各街道道路到最近开放站点的距离覆盖 / how much street lies within reach of a "
+                                          "station, per subdistrict (network distance from each segment's midpoint).")
+    cov.add_argument("--subdistrict", help="街道代码或名称 / subdistrict code or name (default all)")
+    cov.add_argument("--threshold", type=float, action="append", default=[], metavar="M",
+                     help="距离阈值(米) / distance threshold in metres (repeatable; default 500, 1000, 2000)")
+    cov.add_argument("--threshold-min", type=float, action="append", default=[], metavar="MIN",
+                     help="时间阈值(分钟) / time threshold in minutes (repeatable)")
+    cov.add_argument("--profile", choices=("walk", "ebike"), default="walk", help="出行方式 / travel profile")
+    cov.add_argument("--at", help="时间 / count stations open at this ISO time (Asia/Shanghai if no offset)")
+    cov.add_argument("--mode", choices=("network", "straight"), default="network",
+                     help="路网或直线 / network or straight-line distance")
+    cov.add_argument("-o", "--output", help="输出 / write the table (.csv) or the segments with bands (.geojson)")
+    cov.add_argument("--lang", choices=("zh", "en"), default="zh", help="表头语言 / header language")
+    cov.set_defaults(handler=_coverage)
     return parser
 
 
@@ -171,6 +187,55 @@ def _copy(args: argparse.Namespace, settings: dict[str, object]) -> int:
     print(report.to_text())
     return 0
 
+
+def _coverage(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    from datetime import datetime
+
+    import numpy as np
+
+    from locator.core import coverage as cv
+    from locator.crs import from_work
+    from locator.errors import InvalidParameter
+    from locator.hours import TZ
+    from locator.web.state import load_snapshot
+
+    at = None
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            raise InvalidParameter(f"--at must be an ISO date and time (got {args.at!r})", param="at") from None
+        at = at.replace(tzinfo=TZ) if at.tzinfo is None else at
+    snapshot = load_snapshot(_store(settings), warm=False)
+    thresholds = cv.make_thresholds(metres=args.threshold, minutes=args.threshold_min)
+    result, counted = cv.snapshot_coverage(snapshot, profile=args.profile, at=at, mode=args.mode)
+    stations = snapshot.layer("stations")
+    graph = snapshot.derived("street_graph")
+    table = cv.coverage_by_subdistrict(result, graph, subdistricts=snapshot.layer("subdistricts"), stations=stations,
+                                       counted=counted, open_now=cv.open_mask(stations, at=datetime.now(TZ)),
+                                       thresholds=thresholds, subdistrict=args.subdistrict)
+    print(cv.printable(table, thresholds, lang=args.lang).to_string(index=False))
+    if table["approximate"].any():
+        print("注：近似边界（中心点泰森多边形）/ note: approximate (Voronoi) subdistrict outlines", file=sys.stderr)
+    print(f"data_version {snapshot.version}, computed_at {result.computed_at.isoformat(timespec='seconds')}",
+          file=sys.stderr)
+    if args.output and args.output.lower().endswith(".geojson"):
+        import geopandas as gpd
+
+        segs = result.segments.copy()
+        limits = [t.value for t in thresholds if t.unit == "m"] or list(cv.DEFAULT_THRESHOLDS_M)
+        segs["band"] = cv.distance_bands(segs["distance_m"].to_numpy(dtype=float), limits)
+        for key in ("distance_m", "time_min", "second_distance_m", "second_time_min"):
+            segs[key] = segs[key].where(np.isfinite(segs[key]), None)
+        frame = gpd.GeoDataFrame(segs, geometry=graph.segment_geometries(), crs=graph.crs)
+        from_work(frame, system="wgs84").to_file(args.output, driver="GeoJSON")
+    elif args.output:
+        out = table.copy()
+        out["worst_streets"] = ["; ".join(w["name"] for w in ws) for ws in out["worst_streets"]]
+        out.to_csv(args.output, index=False, encoding="utf-8-sig")
+    if args.output:
+        print(f"-> {args.output}", file=sys.stderr)
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -381,3 +381,30 @@ def subdistricts_from_centres(centres: pd.DataFrame, districts: gpd.GeoDataFrame
     out = conform("subdistricts", out)
     out.attrs["missing_centre"] = missing
     return out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A printable table (command line)
+
+_HEADERS = {
+    "code": ("代码", "code"), "name": ("街道/乡镇", "subdistrict"), "approximate": ("近似边界", "approximate"),
+    "street_length_m": ("道路长度(米)", "street length (m)"), "stations": ("站点", "stations"),
+    "stations_open_now": ("此刻开放", "open now"), "worst_streets": ("服务最差的道路", "worst-served streets"),
+}
+
+
+def printable(table: pd.DataFrame, thresholds: list[Threshold], *, lang: str = "zh") -> pd.DataFrame:
+    """The per-subdistrict table with headers in Chinese (``zh``) or English, shares as percentages."""
+    col = 0 if lang == "zh" else 1
+    out = pd.DataFrame({_HEADERS[k][col]: table[k] for k in ("code", "name", "approximate", "street_length_m")})
+    out[_HEADERS["approximate"][col]] = table["approximate"].map(
+        {True: "是" if lang == "zh" else "yes", False: ""})
+    for t in thresholds:
+        head = f"{t.label}内占比" if lang == "zh" else f"share within {t.label}"
+        out[head] = [("" if s is None or pd.isna(s) else f"{100 * s:.1f}%") for s in table[f"share_{t.label}"]]
+    for key in ("stations", "stations_open_now"):
+        out[_HEADERS[key][col]] = table[key]
+    out[_HEADERS["worst_streets"][col]] = [
+        "、".join(f"{w['name']}({w['distance_m'] if w['distance_m'] is not None else '∞'}m)" for w in ws[:3])
+        for ws in table["worst_streets"]]
+    return out

@@ -117,3 +117,20 @@ def test_coverage_streets_bad_parameters(cov_client, query, param):
 def test_coverage_is_in_the_openapi_document(cov_client):
     paths = cov_client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/api/v1/coverage" in paths and "/api/v1/coverage/streets" in paths
+
+
+def test_cli_coverage_table_csv_and_geojson(coverage_app, tmp_path, capsys):
+    from locator.cli import main
+
+    store = coverage_app.config["STORE"]
+    assert main(["--store", store, "coverage", "--threshold", "1000", "-o", str(tmp_path / "c.csv")]) == 0
+    out = capsys.readouterr()
+    assert "街道/乡镇" in out.out and "网格街道办事处" in out.out and "1000m内占比" in out.out
+    assert "近似" in out.err and "data_version" in out.err
+    assert "share_1000m" in (tmp_path / "c.csv").read_text(encoding="utf-8-sig")
+    assert main(["--store", store, "coverage", "--lang", "en", "--profile", "ebike", "--threshold-min", "5",
+                 "--at", "2026-11-02T23:00", "-o", str(tmp_path / "s.geojson")]) == 0
+    assert "share within 5min" in capsys.readouterr().out
+    streets = gpd.read_file(tmp_path / "s.geojson")
+    assert len(streets) == 3 and "band" in streets.columns
+    assert main(["--store", store, "coverage", "--subdistrict", "不存在"]) == 2
