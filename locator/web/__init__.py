@@ -10,7 +10,7 @@ from flask import Flask
 from locator import __version__
 from locator.config import load_settings
 from locator.store import open_store
-from locator.web import admin, api, courier, coverage, health, maps, problems, siting
+from locator.web import admin, api, courier, coverage, health, maps, problems, security, siting
 from locator.web.state import DataState
 
 
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     app.extensions["locator"] = DataState(store, reload_seconds=float(settings["RELOAD_SECONDS"]))  # type: ignore[arg-type]
 
     problems.register(app)
+    security.register(app)
     for blueprint in (health.bp, api.bp, courier.bp, coverage.bp, maps.bp, siting.bp, admin.bp):
         app.register_blueprint(blueprint)
     return app
