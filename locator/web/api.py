@@ -261,6 +261,7 @@ _META = {
     "stale_reason": {"type": "string"},
     "crs": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "description": "System of every coordinate."},
 }
+_META_REQUIRED = ["data_version", "stale", "crs"]
 _LINKS = {"type": "object", "required": ["self"],
           "properties": {"self": {"type": "string"}, "next": {"type": "string"}, "prev": {"type": "string"}}}
 _POINT = {"type": "object", "required": ["type", "coordinates"],
@@ -308,7 +309,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {"schemas": {
         "properties": {app: {"type": "string"} for app in NAV_APPS},
     },
     "NearestResult": _NEAREST_RESULT,
-    "NearestAnswer": {"type": "object", "required": [*_NEAREST_HEAD, "results"],
+    "NearestAnswer": {"type": "object", "required": [*_META_REQUIRED, "at", "query", "count", "results"],
                       "properties": {**_NEAREST_HEAD, "results": {
                           "type": "array", "items": {"$ref": "#/components/schemas/NearestResult"}}}},
     "NearestFeatureCollection": {
@@ -327,7 +328,7 @@ for _name in ("Station", "Booth"):
     _page_head = {**_META, "total": {"type": "integer"}, "count": {"type": "integer"},
                   "limit": {"type": "integer"}, "offset": {"type": "integer"}, "links": _LINKS}
     OPENAPI_COMPONENTS["schemas"][f"{_name}Page"] = {
-        "type": "object", "required": [*_page_head, "items"],
+        "type": "object", "required": [*_META_REQUIRED, "total", "count", "limit", "offset", "links", "items"],
         "properties": {**_page_head, "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{_name}"}}}}
     OPENAPI_COMPONENTS["schemas"][f"{_name}FeatureCollection"] = {
         "type": "object", "required": ["type", "features", "total", "links"],
@@ -335,7 +336,7 @@ for _name in ("Station", "Booth"):
                        "features": {"type": "array", "items": _feature_schema(
                            f"#/components/schemas/{_name}Properties")}}}
     OPENAPI_COMPONENTS["schemas"][f"{_name}One"] = {
-        "type": "object", "required": [*_META, "item"],
+        "type": "object", "required": [*_META_REQUIRED, "item"],
         "properties": {**_META, "item": {"$ref": f"#/components/schemas/{_name}"}}}
     OPENAPI_COMPONENTS["schemas"][f"{_name}Feature"] = {
         **_feature_schema(f"#/components/schemas/{_name}Properties"),

@@ -25,7 +25,7 @@ MAX_RADIUS_M = 50_000.0  # a courier rides at most a few kilometres to rest; 50 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000
-MAX_VALUE_CHARS = 500  # no parameter needs more; longer values are refused before any parsing
+MAX_VALUE_CHARS = 1000  # no parameter needs more (50 subdistrict codes take 649); longer ones are refused unread
 MAX_LIST_ITEMS = 50
 
 
@@ -188,8 +188,8 @@ LAT = Param("lat", "Latitude of the query point, in `crs`.",
 K = Param("k", f"How many stations to return (1-{MAX_K}).",
           {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K}, read_k, "3", default=DEFAULT_K)
 RADIUS = Param("radius_m", f"Leave out stations farther than this many metres (ground distance, at most "
-               f"{MAX_RADIUS_M:g}).", {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RADIUS_M},
-               read_radius, "2000")
+               f"{MAX_RADIUS_M:g}).",
+               {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_RADIUS_M}, read_radius, "2000")
 AMENITY = Param("amenity", "Comma-separated amenities a station must all have; unknown names are a 400 that "
                 "lists the valid ones (Chinese labels such as 微波炉 are accepted too).",
                 {"type": "array", "items": {"type": "string", "enum": list(AMENITY_KEYS)}, "minItems": 1,
@@ -214,7 +214,8 @@ SUBDISTRICT = Param("subdistrict", "Comma-separated 12-digit subdistrict codes (
                     {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"}, "minItems": 1,
                      "maxItems": MAX_LIST_ITEMS}, read_subdistricts, "110105001000", explode=False)
 BBOX = Param("bbox", "minlon,minlat,maxlon,maxlat in `crs`.",
-             {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}, read_bbox,
+             {"type": "array", "items": {"type": "number", "minimum": -180, "maximum": 180}, "minItems": 4,
+              "maxItems": 4}, read_bbox,
              "116.3,39.8,116.5,40.0", explode=False)
 LIMIT = Param("limit", f"Page size (1-{MAX_LIMIT}).",
               {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}, read_limit, "50",
