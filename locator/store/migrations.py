@@ -181,20 +181,21 @@ def pending(conn: psycopg.Connection, *, where: str = "the database") -> list[Mi
     return [m for m in MIGRATIONS if m.version > version]
 
 
-def upgrade(conn: psycopg.Connection, *, where: str = "the database") -> list[Migration]:
-    """Apply every pending migration, each in its own transaction; return those applied.
+def upgrade(conn: psycopg.Connection, *, where: str = "the database", target: int | None = None,
+            ) -> list[Migration]:
+    """Apply every pending migration (up to ``target``), each in its own transaction; return those applied.
 
     ``conn`` must be in autocommit mode (each migration opens its own transaction block).
     """
     # A cheap look first, without locks: the usual case is that there is nothing to do.
-    if not pending(conn, where=where):
+    if not _upto(pending(conn, where=where), target):
         return []
     applied: list[Migration] = []
     while True:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             conn.execute(_CREATE_LEDGER)
-            todo = pending(conn, where=where)
+            todo = _upto(pending(conn, where=where), target)
             if not todo:
                 return applied
             migration = todo[0]
@@ -202,3 +203,7 @@ def upgrade(conn: psycopg.Connection, *, where: str = "the database") -> list[Mi
             conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                          (migration.version, migration.name))
         applied.append(migration)
+
+
+def _upto(todo: list[Migration], target: int | None) -> list[Migration]:
+    return todo if target is None else [m for m in todo if m.version <= target]

@@ -134,7 +134,7 @@ def every_layer() -> dict[str, gpd.GeoDataFrame]:
                      "((454000 4420000, 455000 4420000, 455000 4421000, 454000 4420000)))"},
     ]
     streets = [
-        {"id": "w1", "name": "东三环", "highway": "primary", "oneway": True, "source": "demo",
+        {"id": "w1", "name": "东三环辅路", "highway": "primary", "oneway": True, "access": "bicycle", "source": "demo",
          "geometry": "LINESTRING (450000 4420000, 450300 4420400, 450600 4420800)"},
         {"id": "w2", "name": "", "highway": "residential", "oneway": False, "source": "demo",
          "geometry": "MULTILINESTRING ((450000 4421000, 451000 4421000), (451000 4421000, 451000 4422000))"},

@@ -70,6 +70,42 @@ def test_workers_upgrading_at_once_take_turns(postgis_url):
     assert _sql(postgis_url, "SELECT count(*) FROM schema_migrations") == [(len(migrations.MIGRATIONS),)]
 
 
+def test_upgrading_a_populated_database_keeps_every_row_in_order(postgis_url):
+    import psycopg
+
+    from locator.store import migrations
+    from locator.store.postgis import PostGISStore
+
+    with psycopg.connect(postgis_url, autocommit=True) as conn:
+        migrations.upgrade(conn, target=1)
+        assert migrations.schema_version(conn) == 1
+        point = "ST_SetSRID(ST_MakePoint(116.4 + %s / 1000.0, 39.9), 4326)"
+        for i in (3, 1, 2):  # written out of key order: the order of writing is what must survive
+            conn.execute(f"INSERT INTO stations (id, name, geom) VALUES (%s, %s, {point})", (f"s{i}", f"站{i}", i))
+            conn.execute(f"INSERT INTO booths (id, geom) VALUES (%s, {point})", (f"b{i}", i))
+            conn.execute("INSERT INTO streets (id, name, oneway, geom) VALUES "
+                         "(%s, %s, true, ST_GeomFromText('LINESTRING (116.4 39.9, 116.5 39.9)', 4326))",
+                         (f"w{i}", f"路{i}"))
+            conn.execute("INSERT INTO subdistricts (code, name, geom) VALUES (%s, %s, "
+                         "ST_GeomFromText('POLYGON ((116.4 39.9, 116.5 39.9, 116.5 40, 116.4 39.9))', 4326))",
+                         (f"11010500{i}000", f"街道{i}"))
+        conn.execute("UPDATE data_version SET version = 7")
+    store = PostGISStore(postgis_url)
+    assert store.data_version() == 7
+    assert store.schema_version() == migrations.LATEST
+    keys = {"stations": ["s3", "s1", "s2"], "booths": ["b3", "b1", "b2"], "streets": ["w3", "w1", "w2"],
+            "subdistricts": ["110105003000", "110105001000", "110105002000"]}
+    for name, expected in keys.items():
+        layer = store.read(name)
+        assert layer[model.LAYERS[name].key].tolist() == expected, name
+        assert list(layer.columns) == [*model.LAYERS[name].column_names, "geometry"], name
+    streets = store.read("streets")
+    assert streets["name"].tolist() == ["路3", "路1", "路2"] and streets["oneway"].all()
+    # New rows still go after the old ones: the identity behind the order carried on.
+    store.write({"stations": frame([{**station_rows()[0], "id": "s9"}])}, mode="upsert")
+    assert store.read("stations")["id"].tolist() == ["s3", "s1", "s2", "s9"]
+
+
 def test_a_newer_schema_is_refused_with_a_clear_error(postgis_url):
     from locator.store import migrations
     from locator.store.postgis import PostGISStore
