@@ -11,20 +11,35 @@ The network part needs only a CSR graph of edge lengths (metres), the node each 
 metres from the booth to that node), and the demand segments with their current distance to the nearest open
 station (:class:`Demand`). The coverage relation (candidate x segment within the threshold) is built sparsely
 from bounded Dijkstra searches in batches; segments with identical candidate sets are aggregated into one
-group, which is what the solvers in :mod:`locator.core.siting_solve` see. The street graph itself comes from
-:mod:`locator.core.network`; :mod:`locator.core.siting_plan` ties both to the layers.
+group, which is what the solvers in :mod:`locator.core.siting_solve` see.
+
+:func:`plan` ties this to a snapshot's layers: the street graph of :mod:`locator.core.network` (shortest
+lengths over the profile's allowed, directed edges), the current coverage of :mod:`locator.core.coverage`
+(segment midpoints, open stations), and the booths as candidates. A booth stands at the nearer end node of the
+street segment it snaps to, with the snap and along-street metres as its offset (so a booth on a long segment
+is credited slightly conservatively).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+import shapely
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from locator import crs as crs_mod
+from locator.core.coverage import SegmentCoverage, snapshot_coverage
+from locator.core.network import DEFAULT_MAX_SNAP_M, StreetGraph, get_profile
 from locator.core.siting_solve import Answer, Problem, cover_target, maximise_coverage
+from locator.core.snapshot import Snapshot
+from locator.errors import InvalidParameter
 
 # Dense scratch per Dijkstra batch (sources x nodes, and sources x segments); ~32 MB of float64 each.
 BATCH_CELLS = 4_000_000
@@ -205,3 +220,269 @@ class Instance:
         picked = np.asarray(chosen, dtype=np.int64)
         new = (self.relation[picked].getnnz(axis=0) > 0) if picked.size else np.zeros(len(self.demand), dtype=bool)
         return self.covered_before | np.asarray(new).ravel()
+
+
+# ---- on the layers -------------------------------------------------------------------------------------------
+
+MODELS = ("mclp", "cover")
+METHODS = ("auto", "exact", "greedy")
+MAX_THRESHOLD_M = 5000.0
+MAX_TIME_LIMIT_S = 60.0
+# Demand weight per OpenStreetMap class for ``weight="highway"``: where couriers ride and wait most (the
+# streets with shops and homes) counts fully; footways and trunk roads' side lanes half; unknown classes fully.
+HIGHWAY_WEIGHTS = {"trunk": 0.5, "trunk_link": 0.5, "footway": 0.5, "path": 0.5, "steps": 0.25, "track": 0.5,
+                   "service": 0.75}
+_POOL_STATUSES = ("candidate", "planned")  # converted booths are stations already; removed ones are gone
+
+
+@dataclass(frozen=True)
+class SitingOptions:
+    """One siting question. Field names are the API's and the CLI's; ``check`` names the bad one."""
+
+    model: str = "mclp"
+    p: int = 5
+    target_share: float = 0.9
+    threshold_m: float = 1000.0
+    profile: str = "walk"
+    subdistrict: str = ""
+    candidate_status_only: bool = False
+    exclude: tuple[str, ...] = ()
+    force: tuple[str, ...] = ()
+    min_spacing_m: float = 0.0
+    weight: str = "length"
+    method: str = "auto"
+    time_limit_s: float = 10.0
+
+    def check(self) -> SitingOptions:
+        if self.model not in MODELS:
+            raise InvalidParameter(f"model must be one of {', '.join(MODELS)}", param="model")
+        if self.method not in METHODS:
+            raise InvalidParameter(f"method must be one of {', '.join(METHODS)}", param="method")
+        if self.weight not in ("length", "highway"):
+            raise InvalidParameter("weight must be length or highway", param="weight")
+        get_profile(self.profile)
+        if not 1 <= self.p <= 500:
+            raise InvalidParameter("p must be an integer from 1 to 500", param="p")
+        if not 0.0 < self.target_share <= 1.0:
+            raise InvalidParameter("target_share must be in (0, 1]", param="target_share")
+        if not 0.0 < self.threshold_m <= MAX_THRESHOLD_M:
+            raise InvalidParameter(f"threshold_m must be in (0, {MAX_THRESHOLD_M:g}] metres", param="threshold_m")
+        if not 0.0 <= self.min_spacing_m <= 20_000:
+            raise InvalidParameter("min_spacing_m must be in [0, 20000] metres", param="min_spacing_m")
+        if not 0.0 < self.time_limit_s <= MAX_TIME_LIMIT_S:
+            raise InvalidParameter(f"time_limit_s must be in (0, {MAX_TIME_LIMIT_S:g}]", param="time_limit_s")
+        if set(self.force) & set(self.exclude):
+            both = ", ".join(sorted(set(self.force) & set(self.exclude)))
+            raise InvalidParameter(f"booths both forced and excluded: {both}", param="force")
+        return self
+
+
+@dataclass
+class SitingNetwork:
+    """What every siting question on one snapshot and profile shares: graph lengths, demand, booth positions."""
+
+    graph: sp.csr_matrix  # lengths, travel reversed: a search from a booth gives distances *to* it
+    demand: Demand  # every segment the profile may use, weight 1
+    segments: np.ndarray  # graph segment of each demand row
+    highway: np.ndarray
+    subdistrict: np.ndarray  # code of the subdistrict holding each segment's midpoint ('' if none)
+    booths: gpd.GeoDataFrame  # the pool: booths that could become stations, placed on the graph
+    node: np.ndarray
+    offset_m: np.ndarray
+    _instances: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    def instance(self, threshold_m: float, weight: str) -> tuple[Instance, float]:
+        """The instance for a threshold and weighting, kept for the last few asked (returns build seconds)."""
+        key = (round(float(threshold_m), 3), weight)
+        if key in self._instances:
+            self._instances.move_to_end(key)
+            return self._instances[key], 0.0
+        started = time.perf_counter()
+        factor = np.ones(len(self.demand)) if weight == "length" else np.array(
+            [HIGHWAY_WEIGHTS.get(str(h), 1.0) for h in self.highway])
+        demand = Demand(self.demand.node_a, self.demand.offset_a_m, self.demand.node_b, self.demand.offset_b_m,
+                        self.demand.length_m, factor, self.demand.current_m)
+        inst = Instance.build(self.graph, self.node, demand, threshold_m=threshold_m, candidate_offset_m=self.offset_m)
+        self._instances[key] = inst
+        while len(self._instances) > 4:
+            self._instances.popitem(last=False)
+        return inst, time.perf_counter() - started
+
+
+def siting_network(snapshot: Snapshot, profile: str = "walk") -> SitingNetwork:
+    """The snapshot's SitingNetwork for ``profile``, built once per snapshot."""
+    prof = get_profile(profile)
+    # what it depends on is fetched first: a snapshot's builders must not nest (its lock is not re-entrant)
+    graph = snapshot.derived("street_graph")
+    coverage, _ = snapshot_coverage(snapshot, profile=prof.name)
+    return snapshot.derived(("siting", prof.name), lambda snap: _build_network(snap, graph, coverage, prof.name))
+
+
+def _build_network(snapshot: Snapshot, graph: StreetGraph, coverage: SegmentCoverage, profile: str,
+                   ) -> SitingNetwork:
+    routing = graph.routing(profile)
+    lengths = sp.csr_matrix((routing.rev_len_m, routing.rev.indices, routing.rev.indptr), shape=routing.rev.shape)
+    usable = np.flatnonzero(np.isfinite(routing.seg_fwd_s) | np.isfinite(routing.seg_bwd_s))
+    half = graph.seg_length_m[usable] / 2
+    # from the midpoint: forward through v where the profile may go u -> v, backward through u where v -> u
+    demand = Demand(graph.seg_v[usable], np.where(np.isfinite(routing.seg_fwd_s[usable]), half, np.inf),
+                    graph.seg_u[usable], np.where(np.isfinite(routing.seg_bwd_s[usable]), half, np.inf),
+                    graph.seg_length_m[usable], np.ones(usable.size),
+                    coverage.segments["distance_m"].to_numpy(dtype=float)[usable])
+    booths = snapshot.layer("booths")
+    booths = booths[booths["status"].isin(_POOL_STATUSES)].reset_index(drop=True)
+    snapped = graph.snap(booths.geometry.x.to_numpy(), booths.geometry.y.to_numpy(), profile=profile) if len(
+        booths) else pd.DataFrame({"segment": [], "fraction": [], "snap_m": []})
+    placed = (snapped["segment"].to_numpy() >= 0) & (snapped["snap_m"].to_numpy() <= DEFAULT_MAX_SNAP_M)
+    booths, snapped = booths[placed].reset_index(drop=True), snapped[placed].reset_index(drop=True)
+    seg = snapped["segment"].to_numpy(dtype=np.int64)
+    frac = snapped["fraction"].to_numpy(dtype=float)
+    near_u = frac <= 0.5
+    node = np.where(near_u, graph.seg_u[seg], graph.seg_v[seg])
+    offset = snapped["snap_m"].to_numpy(dtype=float) + np.where(near_u, frac, 1 - frac) * graph.seg_length_m[seg]
+    return SitingNetwork(lengths, demand, usable, graph.seg_highway[usable],
+                         _subdistrict_of(graph.seg_midpoint_xy[usable], snapshot.layer("subdistricts")),
+                         booths, node.astype(np.int64), offset)
+
+
+def _subdistrict_of(xy: np.ndarray, subdistricts: gpd.GeoDataFrame) -> np.ndarray:
+    out = np.full(len(xy), "", dtype=object)
+    if not len(subdistricts) or not len(xy):
+        return out
+    tree = shapely.STRtree(np.asarray(subdistricts.geometry.values))
+    pts, polys = tree.query(shapely.points(xy), predicate="within")
+    out[pts[::-1]] = subdistricts["code"].to_numpy(dtype=object)[polys[::-1]]  # first polygon wins
+    return out
+
+
+@dataclass
+class SitingResult:
+    options: SitingOptions
+    answer: Answer
+    booths: gpd.GeoDataFrame  # chosen booths in the work CRS, with newly_covered_m (each alone)
+    by_subdistrict: pd.DataFrame  # code, name, length_m, covered_before_m, covered_after_m
+    build_time_s: float
+    data_version: int
+    total_weight: float
+    covered_before_weight: float
+
+    def totals(self) -> dict[str, float]:
+        row = self.by_subdistrict[["length_m", "covered_before_m", "covered_after_m"]].sum()
+        length = float(row["length_m"])
+        return {"length_m": length, "covered_before_m": float(row["covered_before_m"]),
+                "covered_after_m": float(row["covered_after_m"]),
+                "share_before": float(row["covered_before_m"]) / length if length else 0.0,
+                "share_after": float(row["covered_after_m"]) / length if length else 0.0}
+
+    def quality(self) -> dict[str, object]:
+        a = self.answer
+        out: dict[str, object] = {"status": a.status, "text": a.quality, "method": a.method,
+                                  "gap": None if not np.isfinite(a.gap) else a.gap, "notes": list(a.notes)}
+        if self.options.model == "mclp":
+            out.update(objective=a.objective, upper_bound=a.bound, unit="weighted metres newly covered")
+        else:
+            out.update(booths=None if not np.isfinite(a.objective) else int(a.objective),
+                       lower_bound=None if not np.isfinite(a.bound) else int(a.bound),
+                       reachable_share=_share(self.covered_before_weight + a.reachable_weight, self.total_weight))
+        return out
+
+
+def _share(value: float, total: float) -> float | None:
+    return None if not np.isfinite(value) or not total else value / total
+
+
+def plan(snapshot: Snapshot, options: SitingOptions) -> SitingResult:
+    """Answer one siting question on a snapshot: which booths, how much street they add, and how sure we are."""
+    opts = options.check()
+    started = time.perf_counter()
+    net = siting_network(snapshot, opts.profile)
+    inst, _ = net.instance(opts.threshold_m, opts.weight)
+    ids = net.booths["id"].astype(str).to_numpy()
+    allowed = np.ones(len(ids), dtype=bool)
+    if opts.subdistrict:
+        allowed &= _in_subdistrict(snapshot, net.booths, opts.subdistrict)
+    if opts.candidate_status_only:
+        allowed &= (net.booths["status"] == "candidate").to_numpy()
+    allowed &= ~np.isin(ids, list(opts.exclude))
+    _known(ids, opts.exclude, "exclude", snapshot)
+    forced = _known(ids, opts.force, "force", snapshot)
+    if opts.model == "mclp" and forced.size > opts.p:
+        raise InvalidParameter(f"{forced.size} booths forced but p is {opts.p}", param="force")
+    xy = np.column_stack([net.booths.geometry.x, net.booths.geometry.y]) if len(ids) else np.zeros((0, 2))
+    among = allowed.copy()
+    among[forced] = True
+    conflicts = spacing_conflicts(xy, min_spacing_m=opts.min_spacing_m, among=among)
+    clash = np.isin(conflicts, forced).all(axis=1) if conflicts.size else np.zeros(0, dtype=bool)
+    if clash.any():
+        a, b = conflicts[np.flatnonzero(clash)[0]]
+        raise InvalidParameter(f"forced booths {ids[a]} and {ids[b]} are closer than min_spacing_m",
+                               param="min_spacing_m")
+    build_s = time.perf_counter() - started
+    options_ = {"allowed": allowed, "forced": forced, "conflicts": conflicts}
+    if opts.model == "mclp":
+        answer = inst.maximise(p=opts.p, method=opts.method, time_limit_s=opts.time_limit_s, **options_)
+    else:
+        answer = inst.cover(target_share=opts.target_share, method=opts.method, time_limit_s=opts.time_limit_s,
+                            **options_)
+    chosen = net.booths.iloc[answer.chosen].copy()
+    alone = np.asarray(inst.relation[answer.chosen].multiply(inst.demand.length_m[None, :]).sum(axis=1)).ravel()
+    chosen["newly_covered_m"] = alone if len(answer.chosen) else np.zeros(0)
+    value = inst.demand.value
+    return SitingResult(opts, answer, chosen.reset_index(drop=True),
+                        _by_subdistrict(snapshot, net, inst, answer.chosen), build_s, snapshot.version,
+                        float(value.sum()), float(value[inst.covered_before].sum()))
+
+
+def _known(ids: np.ndarray, wanted: tuple[str, ...], param: str, snapshot: Snapshot) -> np.ndarray:
+    position = {b: i for i, b in enumerate(ids.tolist())}
+    missing = [w for w in wanted if w not in position]
+    if missing:
+        every = set(snapshot.layer("booths")["id"].astype(str))
+        why = "unknown booth" if not set(missing) <= every else "booth not placeable (status or too far from a street)"
+        raise InvalidParameter(f"{why}: {', '.join(missing)}", param=param)
+    return np.array([position[w] for w in wanted], dtype=np.int64)
+
+
+def _in_subdistrict(snapshot: Snapshot, booths: gpd.GeoDataFrame, code: str) -> np.ndarray:
+    layer = snapshot.layer("subdistricts")
+    by_column = (booths["subdistrict"].astype(str) == code).to_numpy()
+    known = code in set(layer["code"].astype(str)) or by_column.any()
+    if not known:
+        raise InvalidParameter(f"unknown subdistrict {code!r}", param="subdistrict")
+    polygon = layer[layer["code"].astype(str) == code]
+    if len(polygon) and len(booths):
+        inside = shapely.within(np.asarray(booths.geometry.values), polygon.geometry.union_all())
+        return by_column | ((booths["subdistrict"].astype(str) == "").to_numpy() & inside)
+    return by_column
+
+
+def _by_subdistrict(snapshot: Snapshot, net: SitingNetwork, inst: Instance, chosen: list[int]) -> pd.DataFrame:
+    length = inst.demand.length_m
+    frame = pd.DataFrame({"code": net.subdistrict, "length_m": length,
+                          "covered_before_m": np.where(inst.covered_before, length, 0.0),
+                          "covered_after_m": np.where(inst.covered_after(chosen), length, 0.0)})
+    table = frame.groupby("code", sort=True, as_index=False).sum()
+    names = dict(zip(snapshot.layer("subdistricts")["code"].astype(str),
+                     snapshot.layer("subdistricts")["name"].astype(str), strict=False))
+    table.insert(1, "name", [names.get(c, "全部 / all" if c == "" else c) for c in table["code"]])
+    for when in ("before", "after"):
+        table[f"share_{when}"] = np.divide(table[f"covered_{when}_m"], table["length_m"],
+                                           out=np.zeros(len(table)), where=table["length_m"] > 0)
+    return table
+
+
+def chosen_lonlat(result: SitingResult, *, system: str = "wgs84") -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat of the chosen booths in ``system`` (wgs84, gcj02 or bd09)."""
+    booths = result.booths
+    if not len(booths):
+        return np.zeros(0), np.zeros(0)
+    work = booths.crs.to_string() if booths.crs is not None else None
+    return crs_mod.work_xy_to_lonlat(booths.geometry.x.to_numpy(), booths.geometry.y.to_numpy(),
+                                     system=crs_mod.parse_coord_system(system), work=work)
+
+
+def mark_planned(booths: gpd.GeoDataFrame, ids: list[str]) -> gpd.GeoDataFrame:
+    """The rows of ``booths`` named in ``ids`` with status ``planned`` (for an upsert through the store)."""
+    rows = booths[booths["id"].astype(str).isin(ids)].copy()
+    rows["status"] = "planned"
+    return rows
