@@ -12,10 +12,10 @@ is the browser's geolocation fix (always WGS-84): under GCJ-02 tiles the page co
 from __future__ import annotations
 
 import logging
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,9 +25,10 @@ from flask.typing import ResponseReturnValue
 
 from locator.config import service_area_bounds
 from locator.core.snapshot import Snapshot, register_builder
-from locator.crs import CoordSystem, convert, from_wgs84, parse_coord_system, work_xy_to_lonlat
-from locator.errors import InvalidParameter, UnknownParameter
-from locator.web import i18n
+from locator.crs import COORD_SYSTEMS, CoordSystem, convert, from_wgs84, parse_coord_system, work_xy_to_lonlat
+from locator.errors import InvalidParameter
+from locator.web import i18n, openapi, params
+from locator.web.params import Param
 
 log = logging.getLogger(__name__)
 
@@ -224,24 +225,48 @@ def search_places(places: pd.DataFrame, query: str, *, limit: int) -> pd.DataFra
     return ordered.sort_values(["_score", "_kind", "_len", "name"], kind="stable").head(limit)
 
 
-_PLACES_PARAMS = {"q", "crs", "limit", "lang"}
+def _read_query_text(raw: str, name: str) -> str:
+    if len(raw) > QUERY_MAX_CHARS:
+        raise InvalidParameter(f"{name}: longer than {QUERY_MAX_CHARS} characters", param=name)
+    if not normalise_text(raw):
+        raise InvalidParameter(f"{name}: must name a place (a station, subdistrict or address)", param=name)
+    return raw
+
+
+def _read_places_limit(raw: str, name: str) -> int:
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 6 or not 1 <= int(text) <= PLACES_LIMIT_MAX:
+        raise InvalidParameter(f"{name}: must be a whole number from 1 to {PLACES_LIMIT_MAX} (got {raw[:40]!r})",
+                               param=name)
+    return int(text)
+
+
+Q = Param("q", "Words to look for in station names and addresses and in subdistrict names; partial words "
+          "match (空港 finds 空港街道). Full-width characters and case do not matter.",
+          {"type": "string", "minLength": 1, "maxLength": QUERY_MAX_CHARS}, _read_query_text, "空港", required=True)
+PLACES_LIMIT = Param("limit", f"How many places to return (1-{PLACES_LIMIT_MAX}).",
+                     {"type": "integer", "minimum": 1, "maximum": PLACES_LIMIT_MAX, "default": PLACES_LIMIT_DEFAULT},
+                     _read_places_limit, "5", default=PLACES_LIMIT_DEFAULT)
+FROM = Param("from", "Coordinate system of lon/lat: wgs84, gcj02 or bd09.",
+             {"type": "string", "enum": list(COORD_SYSTEMS)}, params.read_crs, "wgs84", required=True)
+TO = Param("to", "Coordinate system to answer in: wgs84, gcj02 or bd09.",
+           {"type": "string", "enum": list(COORD_SYSTEMS)}, params.read_crs, "gcj02", required=True)
+POINT_LON = Param("lon", "Longitude in `from`.", params.LON.schema, params.read_lon, "116.4074", required=True)
+POINT_LAT = Param("lat", "Latitude in `from`.", params.LAT.schema, params.read_lat, "39.9042", required=True)
+
+params.ENDPOINTS["places"] = (Q, params.CRS, PLACES_LIMIT)
+params.ENDPOINTS["convert"] = (POINT_LON, POINT_LAT, FROM, TO)
 
 
 @bp.get("/api/v1/places")
 def places() -> ResponseReturnValue:
     """``GET /api/v1/places?q=空港&crs=wgs84&limit=8``: places to measure from, best match first."""
-    _no_unknown_params(_PLACES_PARAMS)
-    query = request.args.get("q", "")
-    if not normalise_text(query):
-        raise InvalidParameter("q must name a place (a station, subdistrict or address)", param="q")
-    if len(query) > QUERY_MAX_CHARS:
-        raise InvalidParameter(f"q is longer than {QUERY_MAX_CHARS} characters", param="q")
-    system = parse_coord_system(request.args.get("crs", "wgs84"))
-    limit = _int_param("limit", PLACES_LIMIT_DEFAULT, low=1, high=PLACES_LIMIT_MAX)
+    query = params.parse_query("places", request.args)
+    system = parse_coord_system(str(query["crs"]))
     from locator.web import data_state
 
     snapshot = data_state().current()
-    found = search_places(snapshot.derived("courier.places"), query, limit=limit)
+    found = search_places(snapshot.derived("courier.places"), str(query["q"]), limit=int(query["limit"]))
     work = str(snapshot.layer("stations").crs or current_app.config["WORK_CRS"])
     lon, lat = work_xy_to_lonlat(found["x"].to_numpy(dtype=float), found["y"].to_numpy(dtype=float),
                                  system=system, work=work)
@@ -253,48 +278,43 @@ def places() -> ResponseReturnValue:
     return jsonify(results=results, crs=system, data_version=snapshot.version)
 
 
-_CONVERT_PARAMS = {"lon", "lat", "from", "to"}
-
-
 @bp.get("/api/v1/convert")
 def convert_point() -> ResponseReturnValue:
     """``GET /api/v1/convert?lon=&lat=&from=wgs84&to=gcj02``: one point between coordinate systems."""
-    _no_unknown_params(_CONVERT_PARAMS)
-    lon = _float_param("lon", low=-180.0, high=180.0)
-    lat = _float_param("lat", low=-90.0, high=90.0)
-    src = parse_coord_system(request.args.get("from", ""), param="from")
-    dst = parse_coord_system(request.args.get("to", ""), param="to")
-    out_lon, out_lat = convert(lon, lat, src=src, dst=dst)
+    query = params.parse_query("convert", request.args)
+    src, dst = parse_coord_system(str(query["from"])), parse_coord_system(str(query["to"]))
+    out_lon, out_lat = convert(float(query["lon"]), float(query["lat"]), src=src, dst=dst)
     return jsonify(lon=round(float(out_lon), 7), lat=round(float(out_lat), 7), crs=dst)
 
 
-def _no_unknown_params(known: set[str]) -> None:
-    unknown = sorted(set(request.args) - known)
-    if unknown:
-        raise UnknownParameter(f"unknown parameter {unknown[0]}; valid: {', '.join(sorted(known))}",
-                               param=unknown[0])
+def _json_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
 
 
-def _float_param(name: str, *, low: float, high: float) -> float:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        raise InvalidParameter(f"{name} is required", param=name)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidParameter(f"{name} must be a number (got {raw[:40]!r})", param=name) from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise InvalidParameter(f"{name} must be between {low:g} and {high:g}", param=name)
-    return value
+_PLACE = _json_schema({
+    "kind": {"type": "string", "enum": ["station", "subdistrict"]}, "id": {"type": "string"},
+    "name": {"type": "string"}, "address": {"type": "string"}, "lon": {"type": "number"}, "lat": {"type": "number"},
+}, ["kind", "id", "name", "address", "lon", "lat"])
 
-
-def _int_param(name: str, default: int, *, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    if not raw.strip().isdigit():
-        raise InvalidParameter(f"{name} must be a whole number (got {raw[:40]!r})", param=name)
-    value = int(raw)
-    if not low <= value <= high:
-        raise InvalidParameter(f"{name} must be between {low} and {high}", param=name)
-    return value
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/places": {"get": openapi.operation(
+        "places", summary="Find a place by name or address (station, subdistrict)",
+        description="For a courier whose position is unknown: places whose name or address contains every word "
+                    "of `q`, best first (exact name, name starting with `q`, name containing it, address only; "
+                    "subdistricts before stations). A subdistrict's point lies inside it. Coordinates in `crs`.",
+        responses={"200": {"description": "Matching places (possibly none)", "content": {"application/json": {
+            "schema": _json_schema({"results": {"type": "array", "items": _PLACE},
+                                    "crs": {"type": "string", "enum": list(COORD_SYSTEMS)},
+                                    "data_version": {"type": "integer"}},
+                                   ["results", "crs", "data_version"])}}}},
+        tags=("courier",))},
+    "/api/v1/convert": {"get": openapi.operation(
+        "convert", summary="Convert one point between WGS-84, GCJ-02 and BD-09",
+        description="The courier page uses it for the browser's geolocation fix (always WGS-84) when its map "
+                    "draws in GCJ-02 (Amap tiles). All conversion is done by locator.crs.",
+        responses={"200": {"description": "The point in `to`", "content": {"application/json": {
+            "schema": _json_schema({"lon": {"type": "number"}, "lat": {"type": "number"},
+                                    "crs": {"type": "string", "enum": list(COORD_SYSTEMS)}},
+                                   ["lon", "lat", "crs"])}}}},
+        errors=("400",), tags=("courier",))},
+}

@@ -46,11 +46,14 @@ def test_uncaught_page_errors_count_as_console_errors(second_origin, new_page):
         watch.assert_no_console_errors()
 
 
-def test_second_origin_frames_the_app(live_server, second_origin, new_page):
+def test_second_origin_is_another_origin_and_serves_frames(live_server, second_origin, new_page):
     assert second_origin.port != live_server.port
-    second_origin.app.put("/host.html", f'<!doctype html><iframe id="f" src="{live_server("/healthz")}"></iframe>')
+    second_origin.app.put("/inner.html", "<!doctype html><p id='inner'>inner page</p>")
+    second_origin.app.put("/host.html", '<!doctype html><iframe id="f" src="/inner.html"></iframe>')
     page, watch = new_page(second_origin.url)
     page.goto("/host.html")
-    expect(page.frame_locator("#f").locator("body")).to_contain_text('"status":"ok"')
+    expect(page.frame_locator("#f").locator("#inner")).to_have_text("inner page")
+    assert page.evaluate("window.location.origin") == second_origin.url != live_server.url
     watch.assert_no_console_errors()
     watch.assert_local_only()
+

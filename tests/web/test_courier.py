@@ -230,7 +230,7 @@ def test_places_finds_nothing_as_an_empty_list(place_app):
 @pytest.mark.parametrize(("query", "param"), [
     ("", "q"), ("?q=", "q"), ("?q=%20%20", "q"), ("?q=" + "长" * 101, "q"),
     ("?q=甲&crs=utm", "crs"), ("?q=甲&limit=0", "limit"), ("?q=甲&limit=99", "limit"),
-    ("?q=甲&limit=two", "limit"), ("?q=甲&bogus=1", "bogus"),
+    ("?q=甲&limit=two", "limit"), ("?q=甲&bogus=1", "bogus"), ("?q=甲&q=乙", "q"),
 ])
 def test_places_rejects_bad_parameters(place_app, query, param):
     assert_problem(place_app.test_client().get("/api/v1/places" + query), 400, param=param)
