@@ -67,8 +67,10 @@ def popup_html(row, *, state: str, links: dict[str, str], lang: str) -> str:
     return "".join(parts)
 
 
-def icon_html(state: str, *, demo: bool) -> str:
-    return f'<span class="lm-pin lm-{state}{" lm-demo" if demo else ""}"></span>'
+def icon_html(state: str, *, demo: bool, label: str = "") -> str:
+    """The marker: a dot coloured by state (CSS), dashed for demo data, named for screen readers."""
+    return (f'<span class="lm-pin lm-{state}{" lm-demo" if demo else ""}" role="img" '
+            f'aria-label="{esc(label)}"></span>')
 
 
 def add_stations(m: folium.Map, stations: gpd.GeoDataFrame, *, system: CoordSystem, lang: str = "zh",
@@ -91,8 +93,8 @@ def add_stations(m: folium.Map, stations: gpd.GeoDataFrame, *, system: CoordSyst
             demo = _text(row, "source") == "demo"
             folium.Marker(
                 [float(lat[i]), float(lon[i])],
-                icon=folium.DivIcon(html=icon_html(state, demo=demo), icon_size=(22, 22), icon_anchor=(11, 11),
-                                    class_name="lm-icon"),
+                icon=folium.DivIcon(html=icon_html(state, demo=demo, label=names[i]), icon_size=(22, 22),
+                                    icon_anchor=(11, 11), class_name="lm-icon"),
                 tooltip=folium.Tooltip(esc(names[i] + (f" ({t('demo', lang)})" if demo else ""))),
                 popup=folium.Popup(folium.Html(popup_html(row, state=state, links=links[i], lang=lang),
                                                script=True), max_width=320),
