@@ -111,6 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("-o", "--output", help="输出 / write the table (.csv) or the segments with bands (.geojson)")
     cov.add_argument("--lang", choices=("zh", "en"), default="zh", help="表头语言 / header language")
     cov.set_defaults(handler=_coverage)
+
+    fetch = commands.add_parser(
+        "fetch-streets", help="从 OpenStreetMap 下载道路 / download streets from OpenStreetMap (Overpass API)",
+        description="下载范围内的道路为 .osm 文件，可选导入。需要互联网；没有网络时，在别处下载 .osm/.osm.pbf 后用 "
+                    "`locator import streets 文件` 导入。 / Download the streets in a box as an .osm file, and "
+                    "optionally import them. Needs internet; without it, download an .osm/.osm.pbf elsewhere "
+                    "and use `locator import streets FILE`.")
+    fetch.add_argument("--bbox", required=True, metavar="MINLON,MINLAT,MAXLON,MAXLAT",
+                       help="范围 / box in WGS-84 degrees, e.g. 116.38,39.89,116.42,39.93")
+    fetch.add_argument("-o", "--output", help="保存为 / save as this .osm file (default streets-<bbox>.osm)")
+    fetch.add_argument("--import", dest="import_streets", action="store_true",
+                       help="下载后导入道路图层 / import into the streets layer after downloading")
+    fetch.add_argument("--dry-run", action="store_true", help="导入只检查不写入 / with --import: report only")
+    fetch.add_argument("--url", help="Overpass 地址 / Overpass API URL (default $LOCATOR_OSM_URL)")
+    fetch.add_argument("--timeout", type=float, default=180.0, help="超时(秒) / timeout in seconds (default 180)")
+    fetch.add_argument("--lang", choices=("zh", "en"), default="zh", help="报告语言 / report language")
+    fetch.set_defaults(handler=_fetch_streets)
     return parser
 
 
@@ -236,6 +253,22 @@ def _coverage(args: argparse.Namespace, settings: dict[str, object]) -> int:
     if args.output:
         print(f"-> {args.output}", file=sys.stderr)
     return 0
+
+
+def _fetch_streets(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    from locator.io.fetch import fetch_streets
+
+    store = _store(settings) if args.import_streets else None
+    result = fetch_streets(store, args.bbox, path=args.output, url=args.url or str(settings["OSM_URL"]),
+                           timeout_s=args.timeout, import_streets=args.import_streets, dry_run=args.dry_run,
+                           service_area=service_area_bounds(settings["SERVICE_AREA"]),
+                           progress=sys.stderr.isatty())
+    print(f"{result.download.size_bytes:,} bytes -> {result.download.path}", file=sys.stderr)
+    if result.report is None:
+        return 0
+    print(result.report.to_text(lang=args.lang))
+    return 0 if result.report.rows_imported or not result.report.problems else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -51,6 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LANGUAGE", "zh", "Default page language: zh or en."),
     Setting("SECRET_KEY", "", "Secret for signing sessions; a random one is made per process if empty."),
     Setting("RELOAD_SECONDS", 2.0, "How often a worker checks the store's data version for changes.", float),
+    Setting("OSM_URL", "https://overpass-api.de/api/interpreter",
+            "Overpass API endpoint `locator fetch-streets` downloads OpenStreetMap streets from."),
 )
 
 

@@ -62,6 +62,12 @@ class StoreUnavailable(LocatorError):
     status, slug, title = 503, "store-unavailable", "Store unavailable"
 
 
+class NetworkUnavailable(LocatorError):
+    """A remote service (the OpenStreetMap Overpass API) could not be reached or would not answer."""
+
+    status, slug, title = 503, "network-unavailable", "Network or remote service unavailable"
+
+
 class Conflict(LocatorError):
     status, slug, title = 409, "conflict", "Conflict"
 

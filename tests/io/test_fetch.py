@@ -1,0 +1,196 @@
+"""Downloading streets from an Overpass API: a fixture server on 127.0.0.1 stands in for the real one.
+
+Never the real internet: every URL here is 127.0.0.1, on a port the test opened (or opened and left
+unlistened, for "connection refused").
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from locator.cli import main
+from locator.errors import InvalidParameter, NetworkUnavailable
+from locator.io.fetch import area_km2, download_osm, overpass_query, parse_bbox
+
+BBOX = (116.39, 39.90, 116.41, 39.92)  # about 1.7 km x 2.2 km around Tiananmen
+OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="Overpass API (fixture)">
+<note>The data included in this document is from www.openstreetmap.org.</note>
+  <way id="7001">
+    <nd ref="1"/><nd ref="2"/><nd ref="3"/>
+    <tag k="highway" v="primary"/><tag k="name" v="Chang'an"/><tag k="name:zh" v="长安街"/>
+  </way>
+  <way id="7002">
+    <nd ref="3"/><nd ref="4"/>
+    <tag k="highway" v="residential"/><tag k="oneway" v="-1"/>
+  </way>
+  <way id="7003">
+    <nd ref="1"/><nd ref="4"/>
+    <tag k="highway" v="motorway"/>
+  </way>
+  <node id="1" lat="39.9087000" lon="116.3975000"/>
+  <node id="2" lat="39.9087000" lon="116.3985000"/>
+  <node id="3" lat="39.9087000" lon="116.3995000"/>
+  <node id="4" lat="39.9097000" lon="116.3995000"/>
+</osm>
+""".encode()
+REMARK = (b'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="Overpass API">\n'
+          b"<remark> runtime error: Query timed out in \"query\" at line 2 after 181 seconds. </remark>\n</osm>\n")
+
+
+@dataclass
+class Fixture:
+    """What the fixture server answers, and what it was asked."""
+
+    status: int = 200
+    body: bytes = OSM
+    headers: dict[str, str] = field(default_factory=dict)
+    queries: list[str] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def overpass(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fixture]:
+    """An Overpass stand-in on 127.0.0.1 (a free port), serving ``Fixture.body`` with ``Fixture.status``."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)  # a proxy would take 127.0.0.1 elsewhere
+    fixture = Fixture()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length", "0"))
+            form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8"))
+            fixture.queries.append(form.get("data", [""])[0])
+            fixture.agents.append(self.headers.get("User-Agent", ""))
+            self.send_response(fixture.status)
+            for key, value in fixture.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Type", "application/osm3s+xml")
+            self.send_header("Content-Length", str(len(fixture.body)))
+            self.end_headers()
+            self.wfile.write(fixture.body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet test output
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fixture.url = f"http://127.0.0.1:{server.server_address[1]}/api/interpreter"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fixture
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A 127.0.0.1 URL on a port that is bound but not listening: connecting is refused, every time."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/interpreter"
+    finally:
+        sock.close()
+
+
+def test_query_asks_for_highway_ways_and_their_nodes_in_south_west_north_east_order():
+    query = overpass_query(BBOX, timeout_s=60)
+    assert "[bbox:39.9,116.39,39.92,116.41]" in query and "[timeout:60]" in query
+    assert 'way["highway"];' in query
+    assert query.strip().endswith("out body;\n>;\nout skel qt;")
+
+
+def test_download_saves_the_answer(overpass: Fixture, tmp_path: Path):
+    download = download_osm(BBOX, tmp_path / "area.osm", url=overpass.url, timeout_s=5)
+    assert download.path.read_bytes() == OSM
+    assert download.size_bytes == len(OSM)
+    assert overpass.queries == [overpass_query(BBOX, timeout_s=5)]
+    assert overpass.agents[0].startswith("locator/")
+    assert [p.name for p in tmp_path.iterdir()] == ["area.osm"]  # no partial file left behind
+
+
+@pytest.mark.parametrize(("status", "headers", "words"), [
+    (429, {"Retry-After": "30"}, ["HTTP 429", "Too Many Requests", "请求过多", "retry after 30 s"]),
+    (504, {}, ["HTTP 504", "busy or the query timed out", "服务器繁忙"]),
+])
+def test_http_errors_say_what_failed_and_what_to_do(overpass: Fixture, tmp_path: Path, status: int,
+                                                    headers: dict[str, str], words: list[str]):
+    overpass.status, overpass.headers, overpass.body = status, headers, b"<html>busy</html>"
+    target = tmp_path / "area.osm"
+    with pytest.raises(NetworkUnavailable) as caught:
+        download_osm(BBOX, target, url=overpass.url, timeout_s=5)
+    error = caught.value
+    assert error.status == 503 and error.param == "url" and error.extra["upstream_status"] == status
+    for word in [*words, overpass.url, "locator import streets"]:
+        assert word in error.detail
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_connection_refused_is_a_clear_error(refused_url: str, tmp_path: Path):
+    with pytest.raises(NetworkUnavailable) as caught:
+        download_osm(BBOX, tmp_path / "area.osm", url=refused_url, timeout_s=5)
+    detail = caught.value.detail
+    assert "无法连接" in detail and "Could not reach" in detail
+    assert "没有互联网连接" in detail and "may have no internet access" in detail
+    assert "locator import streets" in detail and refused_url in detail
+    assert caught.value.to_problem()["type"] == "/problems/network-unavailable"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_overpass_runtime_error_is_not_saved_as_data(overpass: Fixture, tmp_path: Path):
+    overpass.body = REMARK
+    with pytest.raises(NetworkUnavailable, match="Query timed out"):
+        download_osm(BBOX, tmp_path / "area.osm", url=overpass.url, timeout_s=5)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_answer_that_is_not_osm_is_refused(overpass: Fixture, tmp_path: Path):
+    overpass.body = b"<!DOCTYPE html><html><body>captive portal login</body></html>"
+    with pytest.raises(NetworkUnavailable, match="did not answer with OSM XML"):
+        download_osm(BBOX, tmp_path / "area.osm", url=overpass.url, timeout_s=5)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("116.39,39.90,116.41", "four numbers"),
+    ("a,b,c,d", "four numbers"),
+    ("116.41,39.90,116.39,39.92", "minlon < maxlon"),
+    ("39.90,116.39,39.92,116.41", "-90 <= minlat"),  # lat/lon swapped
+    ("115.4,39.4,117.6,41.1", "area too large"),  # all of Beijing: take an extract instead
+])
+def test_bad_or_huge_boxes_are_refused_before_any_download(text: str, match: str):
+    with pytest.raises(InvalidParameter, match=match) as caught:
+        parse_bbox(text)
+    assert caught.value.param == "bbox"
+
+
+def test_box_parsing_and_area():
+    assert parse_bbox("116.39, 39.90, 116.41, 39.92") == BBOX
+    # 0.02 degrees of longitude at 39.91 N is 1.71 km, 0.02 of latitude 2.22 km.
+    assert area_km2(BBOX) == pytest.approx(1.707 * 2.221, rel=0.01)
+    assert parse_bbox("116.2,39.8,116.6,40.1")  # inside the 5th ring road: allowed
+
+
+def test_cli_fetch_streets_without_network(refused_url: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]):
+    code = main(["--store", str(tmp_path / "store.gpkg"), "fetch-streets", "--bbox", "116.39,39.90,116.41,39.92",
+                 "-o", str(tmp_path / "area.osm"), "--url", refused_url])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "无法连接" in err and "may have no internet access" in err and "locator import streets" in err
+
+
+def test_cli_fetch_streets_refuses_a_huge_box(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    code = main(["fetch-streets", "--bbox", "115.4,39.4,117.6,41.1", "-o", str(tmp_path / "all.osm")])
+    assert code == 2 and "area too large" in capsys.readouterr().err
