@@ -28,18 +28,11 @@ from datetime import datetime, timedelta
 
 import geopandas as gpd
 import numpy as np
-from pyproj import Proj
+from pyproj import Geod, Proj
 from scipy.spatial import cKDTree
 
 from locator.core.snapshot import Snapshot, register_builder
-from locator.crs import (
-    COORD_SYSTEMS,
-    CoordSystem,
-    from_wgs84,
-    geodesic_bearing_deg,
-    geodesic_distance_m,
-    work_xy_to_lonlat,
-)
+from locator.crs import COORD_SYSTEMS, CoordSystem, from_wgs84, geodesic_distance_m, work_xy_to_lonlat
 from locator.hours import TZ, is_open, next_change
 from locator.model import AMENITY_KEYS, split_amenities
 
@@ -54,10 +47,15 @@ RIDE_M_PER_MIN = 15000.0 / 60.0
 # Relative UTM-vs-geodesic scale error assumed at least (see module docstring); 0.2 % is four times the worst
 # case in Beijing, so the candidate margin also covers a query point 50 km outside the service area.
 SCALE_MARGIN = 2e-3
-# Below this many stations passing the filters, one numpy pass over them beats probing the tree repeatedly.
-BRUTE_FORCE_MAX = 4096
+# Up to this many stations passing the filters, one numpy pass over them beats probing the tree with a k large
+# enough to find k passing ones (about k * n / passing); above it the tree with a growing k wins.
+BRUTE_FORCE_MAX = 1024
 # Distinct (filters, minute) masks kept per index; a minute because opening hours have minute resolution.
 MASK_CACHE_SIZE = 256
+
+# The ellipsoid of crs.geodesic_distance_m; called directly here for distance and azimuth in one call on the
+# hot path (crs' broadcasting wrappers cost more than the geodesics themselves for a handful of points).
+_GEOD = Geod(ellps="WGS84")
 
 _AMENITY_BIT = {key: 1 << i for i, key in enumerate(AMENITY_KEYS)}
 # Only these statuses can be open; closed, temporarily closed and planned stations never count as open.
@@ -100,8 +98,10 @@ class PointIndex:
     hours_values: tuple[str, ...]
     by_id: dict[str, int]
     id_order: np.ndarray
+    id_rank: np.ndarray  # position of each row in id order: the tie-break of equal distances
     scale_error: float
     _masks: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _passing: dict = field(default_factory=dict, repr=False)  # id(mask) -> (mask, positions passing or None)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -139,11 +139,23 @@ class PointIndex:
             open_by_code = np.array([is_open(h, minute) is True for h in self.hours_values], dtype=bool)
             result &= (self.status == OPEN_STATUS) & open_by_code[self.hours_code]
         result.setflags(write=False)
+        count = int(result.sum())
+        passing = np.flatnonzero(result) if count <= BRUTE_FORCE_MAX else None
         with self._lock:
             self._masks[key] = result
+            self._passing[id(result)] = (result, passing)
             while len(self._masks) > MASK_CACHE_SIZE:
-                self._masks.popitem(last=False)
+                _, old = self._masks.popitem(last=False)
+                self._passing.pop(id(old), None)
         return result
+
+    def passing(self, mask: np.ndarray) -> np.ndarray | None:
+        """Positions passing ``mask`` when they are few (<= BRUTE_FORCE_MAX), else None."""
+        entry = self._passing.get(id(mask))
+        if entry is not None and entry[0] is mask:
+            return entry[1]
+        count = int(mask.sum())
+        return np.flatnonzero(mask) if count <= BRUTE_FORCE_MAX else None
 
     def open_state(self, pos: int, at: datetime) -> bool | None:
         """Open at ``at``: False unless the status is ``open``; None when the hours are unknown."""
@@ -194,12 +206,15 @@ def build_point_index(frame: gpd.GeoDataFrame, *, layer: str) -> PointIndex:
         hours_code, hours_values = codes.astype(np.intp), tuple(str(u) for u in uniques)
     else:
         hours_code, hours_values = np.zeros(n, dtype=np.intp), ("",)
+    id_order = np.argsort(ids.astype(str), kind="stable")
+    id_rank = np.empty(n, dtype=np.intp)
+    id_rank[id_order] = np.arange(n)
     return PointIndex(
         layer=layer, work=work, frame=frame, ids=ids, x=x, y=y, lonlat=lonlat,
         tree=cKDTree(np.column_stack([x, y]) if n else np.empty((0, 2))),
         status=status, amenity=amenity, hours_code=hours_code, hours_values=hours_values,
         by_id={str(i): pos for pos, i in enumerate(ids)},
-        id_order=np.argsort(ids.astype(str), kind="stable"),
+        id_order=id_order, id_rank=id_rank,
         scale_error=_worst_scale_error(x, y, work),
     )
 
@@ -219,8 +234,8 @@ def _candidates(index: PointIndex, x: float, y: float, k: int, radius_m: float |
     """Positions that must contain the k geodesic-nearest passing stations (see the module docstring)."""
     stretch = (1.0 + index.margin) / (1.0 - index.margin)
     bound_r = np.inf if radius_m is None else radius_m * stretch + 1.0
-    selected = None if mask is None else np.flatnonzero(mask)
-    if selected is not None and len(selected) <= BRUTE_FORCE_MAX:
+    selected = None if mask is None else index.passing(mask)
+    if selected is not None:
         d = np.hypot(index.x[selected] - x, index.y[selected] - y)
         keep = d <= bound_r
         selected, d = selected[keep], d[keep]
@@ -229,7 +244,7 @@ def _candidates(index: PointIndex, x: float, y: float, k: int, radius_m: float |
             selected = selected[d <= kth * stretch + 1e-6]
         return selected
     n = len(index)
-    q = min(n, max(4 * k, 32))
+    q = min(n, 2 * k + 8)
     while True:
         d, i = index.tree.query((x, y), k=q, distance_upper_bound=bound_r)
         d, i = np.atleast_1d(d), np.atleast_1d(i)
@@ -276,14 +291,17 @@ def nearest(index: PointIndex, lon: float, lat: float, x: float, y: float, *, k:
     if not len(pos):
         return []
     lon_w, lat_w = index.lonlat["wgs84"]
-    dist = geodesic_distance_m(lon, lat, lon_w[pos], lat_w[pos])
+    m = len(pos)
+    azimuth, _, dist = _GEOD.inv(np.full(m, lon), np.full(m, lat), lon_w[pos], lat_w[pos])
+    dist, azimuth = np.asarray(dist, dtype=float), np.asarray(azimuth, dtype=float)
     if radius_m is not None:
         inside = dist <= radius_m
-        pos, dist = pos[inside], dist[inside]
-    order = sorted(range(len(pos)), key=lambda j: (dist[j], index.ids[pos[j]]))[:k]
-    pos, dist = pos[order], dist[order]
-    bearing = geodesic_bearing_deg(lon, lat, lon_w[pos], lat_w[pos])
-    return [Hit(int(p), str(index.ids[p]), float(d), float(b)) for p, d, b in zip(pos, dist, bearing, strict=True)]
+        pos, dist, azimuth = pos[inside], dist[inside], azimuth[inside]
+    order = np.lexsort((index.id_rank[pos], dist))[:k]
+    bearing = np.mod(azimuth[order], 360.0)
+    bearing = np.where(bearing >= 360.0, 0.0, bearing)  # np.mod(-1e-17, 360) rounds to 360
+    return [Hit(int(p), str(index.ids[p]), float(d), float(b))
+            for p, d, b in zip(pos[order], dist[order], bearing, strict=True)]
 
 
 def walk_min(distance_m: float) -> float:
