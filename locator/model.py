@@ -293,9 +293,10 @@ def validate(name: str, frame: gpd.GeoDataFrame, *, rows: list[int] | None = Non
     schema = layer_schema(name)
     numbers = rows if rows is not None else list(range(1, len(frame) + 1))
     problems: list[Problem] = []
+    geometries = frame.geometry.tolist()  # one list, not a GeoSeries lookup per row
     geom_types = frame.geometry.geom_type.tolist() if len(frame) else []
     for pos, row_number in enumerate(numbers):
-        geom = frame.geometry.iloc[pos]
+        geom = geometries[pos]
         if geom is None or geom.is_empty:
             problems.append(Problem(row_number, "geometry", "no coordinates"))
         elif geom_types[pos] not in schema.geometry:
