@@ -264,3 +264,33 @@ def test_list_and_markers_work_when_the_tile_server_is_unreachable(make_live_ser
     watch.assert_no_console_errors(allow_hosts=("tile.openstreetmap.org",))
     watch.assert_local_only(allow_hosts=("tile.openstreetmap.org",))
     assert {urlsplit(u).hostname for u in watch.requests if "127.0.0.1" not in u} == {"tile.openstreetmap.org"}
+
+
+def test_amap_tiles_put_everything_in_gcj02(make_live_server, new_page):
+    """Under GCJ-02 tiles the WGS-84 fix is converted once by the server; every later request says gcj02."""
+    from locator.crs import wgs84_to_gcj02
+
+    server = make_live_server(TILES="amap")
+    position = lonlat(250, 350)
+    page, watch = new_page(server.url, geolocation=position, permissions=["geolocation"])
+    page.goto("/")
+    expect(page.locator("#results > li.card").first).to_have_attribute("data-id", "s1")
+
+    converts = watch.requests_to(r"/api/v1/convert\?")
+    assert len(converts) == 1
+    assert parse_qs(urlsplit(converts[0]).query)["from"] == ["wgs84"]
+    assert parse_qs(urlsplit(converts[0]).query)["to"] == ["gcj02"]
+    nearest = parse_qs(urlsplit(watch.requests_to(r"/api/v1/nearest\?")[-1]).query)
+    assert nearest["crs"] == ["gcj02"]
+    gcj_lon, gcj_lat = wgs84_to_gcj02(position["longitude"], position["latitude"])
+    assert float(nearest["lon"][0]) == pytest.approx(float(gcj_lon), abs=1e-6)
+    assert float(nearest["lat"][0]) == pytest.approx(float(gcj_lat), abs=1e-6)
+    assert hash_point(page)[2] == "gcj02"
+
+    page.locator("#search-input").fill("空港")
+    expect(page.locator("#suggestions .suggestion").first).to_be_visible()
+    assert parse_qs(urlsplit(watch.requests_to(r"/api/v1/places\?")[-1]).query)["crs"] == ["gcj02"]
+    overview = watch.requests_to(r"/api/v1/stations\?")
+    assert overview and all("crs=gcj02" in url for url in overview)
+    watch.assert_no_console_errors(allow_hosts=("is.autonavi.com",))
+    watch.assert_local_only(allow_hosts=("is.autonavi.com",))
