@@ -61,6 +61,8 @@ def test_pages_render_escaped_and_local(maps_client, path):
               if not u.startswith(NAV_PREFIXES) and "127.0.0.1" not in u and "localhost" not in u]
     assert remote == []
     for src in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html):
+        if src == "data:,":
+            continue  # the empty favicon: no request at all
         assert src.startswith("/static/"), src
         assert maps_client.get(src).status_code == 200, src
 
