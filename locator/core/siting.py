@@ -486,3 +486,19 @@ def mark_planned(booths: gpd.GeoDataFrame, ids: list[str]) -> gpd.GeoDataFrame:
     rows = booths[booths["id"].astype(str).isin(ids)].copy()
     rows["status"] = "planned"
     return rows
+
+
+def result_to_dict(result: SitingResult, *, system: str = "wgs84") -> dict[str, object]:
+    """The answer as plain JSON-safe data: chosen booths with lon/lat in ``system``, per-subdistrict table."""
+    lon, lat = chosen_lonlat(result, system=system)
+    booths = [{"id": str(row["id"]), "address": str(row["address"]), "subdistrict": str(row["subdistrict"]),
+               "status": str(row["status"]), "lon": round(float(x), 7), "lat": round(float(y), 7),
+               "newly_covered_m": round(float(row["newly_covered_m"]), 1)}
+              for (_, row), x, y in zip(result.booths.iterrows(), lon, lat, strict=True)]
+    table = result.by_subdistrict.round({"length_m": 1, "covered_before_m": 1, "covered_after_m": 1,
+                                         "share_before": 4, "share_after": 4})
+    return {"model": result.options.model, "data_version": result.data_version, "crs": system,
+            "options": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(result.options).items()},
+            "booths": booths, "by_subdistrict": table.to_dict(orient="records"), "totals": result.totals(),
+            "quality": result.quality(), "solve_time_s": round(result.answer.solve_time_s, 4),
+            "build_time_s": round(result.build_time_s, 4)}
