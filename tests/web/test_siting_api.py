@@ -175,3 +175,19 @@ def test_scenario_errors(siting_client):
     assert_problem(siting_client.post("/api/v1/siting/scenarios", json={"name": "x", "mark_planned": "yes"}), 400,
                    param="mark_planned")
     assert_problem(siting_client.get("/api/v1/siting/scenarios/nope"), 404)
+
+
+def test_cli_site_prints_a_table_and_writes_geojson(siting_app, tmp_path, capsys):
+    import json
+
+    from locator.cli import main
+
+    out = tmp_path / "chosen.geojson"
+    store = siting_app.config["STORE"]
+    assert main(["--store", store, "site", "--p", "2", "--threshold", "1000", "--crs", "gcj02", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "b0" in printed and "optimal" in printed and "东街道" in printed
+    collection = json.loads(out.read_text(encoding="utf-8"))
+    assert [f["properties"]["id"] for f in collection["features"]][0] == "b0"
+    assert collection["crs_system"] == "gcj02"
+    assert main(["--store", store, "site", "--subdistrict", "999"]) == 2
