@@ -217,7 +217,7 @@
 
   function addMapNote(text) {
     var L = window.L;
-    var note = L.control({position: "bottomleft"});
+    var note = L.control({position: "topright"});  // the bottom holds the attribution, which wraps on phones
     note.onAdd = function () { return el("p", {className: "no-tiles-note", text: text}); };
     note.addTo(map);
   }
