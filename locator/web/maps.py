@@ -24,15 +24,8 @@ from flask.typing import ResponseReturnValue
 
 from locator import hours
 from locator.config import service_area_bounds
-from locator.core.coverage import (
-    coverage_by_subdistrict,
-    find_subdistricts,
-    make_thresholds,
-    open_mask,
-    snapshot_coverage,
-)
+from locator.core.coverage import find_subdistricts
 from locator.core.snapshot import Snapshot
-from locator.crs import work_crs
 from locator.errors import InvalidParameter, UnknownParameter
 from locator.maps import assets
 from locator.maps.controls import add_controls, new_map
@@ -43,9 +36,10 @@ from locator.maps.coverage import (
     streets_legend,
     subdistricts_legend,
 )
+from locator.maps.data import street_segments, subdistrict_table, with_amenities, within
 from locator.maps.stations import add_booths, add_stations, station_legend
 from locator.maps.tiles import parse_tiles, tile_system
-from locator.model import parse_amenities, split_amenities
+from locator.model import parse_amenities
 from locator.web import i18n
 
 bp = Blueprint("maps", __name__)
@@ -189,63 +183,12 @@ def _cached(key: tuple, build):  # noqa: ANN001, ANN202
     return value
 
 
-def _crs(snapshot: Snapshot) -> str:
-    return str(snapshot.layer("stations").crs or work_crs(current_app.config))
-
-
-def street_segments(snapshot: Snapshot, *, at: datetime | None) -> gpd.GeoDataFrame:
-    """Every street segment with its distance to the nearest open station (coverage core), in the work CRS."""
-    cov, _mask = snapshot_coverage(snapshot, at=at)
-    graph = snapshot.derived("street_graph")
-    segs = cov.segments
-    return gpd.GeoDataFrame({"name": segs["name"].fillna("").astype(str).to_numpy(),
-                             "highway": segs["highway"].to_numpy(), "distance_m": segs["distance_m"].to_numpy()},
-                            geometry=graph.segment_geometries(), crs=graph.crs or _crs(snapshot))
-
-
-def subdistrict_table(snapshot: Snapshot, *, threshold_m: float, at: datetime | None) -> gpd.GeoDataFrame:
-    """Subdistricts with their coverage figures; ``covered_share`` is the share within ``threshold_m``."""
-    subs = snapshot.layer("subdistricts")
-    stations = snapshot.layer("stations")
-    if not len(subs):
-        return gpd.GeoDataFrame({"code": [], "name": [], "covered_share": []}, geometry=[], crs=_crs(snapshot))
-    cov, mask = snapshot_coverage(snapshot, at=at)
-    graph = snapshot.derived("street_graph")
-    threshold = make_thresholds(metres=[threshold_m])[0]
-    table = coverage_by_subdistrict(cov, graph, subdistricts=subs, stations=stations, counted=mask,
-                                    open_now=open_mask(stations, at=datetime.now(hours.TZ)),
-                                    thresholds=[threshold])
-    table = table.rename(columns={f"share_{threshold.label}": "covered_share",
-                                  f"covered_m_{threshold.label}": "covered_m"})
-    table["covered_share"] = pd.to_numeric(table["covered_share"], errors="coerce")
-    table["street_km"] = table["street_length_m"] / 1000.0
-    table["covered_km"] = table["covered_m"] / 1000.0
-    table["station_count"] = table["stations_counted"]
-    geometry = subs.set_index(subs["code"].astype(str)).geometry.reindex(table["code"].astype(str)).to_numpy()
-    return gpd.GeoDataFrame(table, geometry=geometry, crs=subs.crs)
-
-
-def _in_subdistrict(frame: gpd.GeoDataFrame, polygon) -> gpd.GeoDataFrame:  # noqa: ANN001
-    if not len(frame):
-        return frame
-    points = shapely.line_interpolate_point(frame.geometry.to_numpy(), 0.5, normalized=True) if frame.geom_type.iloc[
-        0] != "Point" else frame.geometry.to_numpy()
-    return frame[shapely.contains_xy(polygon, shapely.get_x(points), shapely.get_y(points))]
-
-
-def _with_amenities(stations: gpd.GeoDataFrame, wanted: list[str]) -> gpd.GeoDataFrame:
-    if not wanted or not len(stations):
-        return stations
-    keep = stations["amenities"].map(lambda v: set(wanted) <= set(split_amenities(v)))
-    return stations[keep.to_numpy(dtype=bool)]
-
-
 def build_map(snapshot: Snapshot, *, layers: tuple[str, ...], lang: str, tiles: str, at: datetime | None,
               threshold_m: float = DEFAULT_THRESHOLD_M, subdistrict: str | None = None, amenities: list[str] = (),
               center: tuple[float, float] | None = None, zoom: int | None = None, compact: bool = False):  # noqa: ANN201
     """The folium map for /map and /embed: the chosen layers, clipped to one subdistrict if asked."""
     system = tile_system(tiles)
-    stations = _with_amenities(snapshot.layer("stations"), list(amenities))
+    stations = with_amenities(snapshot.layer("stations"), list(amenities))
     booths, subs = snapshot.layer("booths"), snapshot.layer("subdistricts")
     edges = tuple(sorted({*DEFAULT_BAND_EDGES_M, float(threshold_m)}))
     segments = street_segments(snapshot, at=at) if "streets" in layers and len(snapshot.layer("streets")) else None
@@ -253,9 +196,9 @@ def build_map(snapshot: Snapshot, *, layers: tuple[str, ...], lang: str, tiles: 
     if subdistrict:
         chosen = find_subdistricts(subs, subdistrict)
         polygon = shapely.union_all(chosen.geometry.to_numpy())
-        stations, booths = _in_subdistrict(stations, polygon), _in_subdistrict(booths, polygon)
+        stations, booths = within(stations, polygon), within(booths, polygon)
         if segments is not None:
-            segments = _in_subdistrict(segments, polygon)
+            segments = within(segments, polygon)
         if table is not None:
             table = table[table["code"].astype(str).isin(chosen["code"].astype(str))]
     m = new_map(tiles=tiles, tiles_key=str(current_app.config.get("TIANDITU_KEY", "")), lang=lang)

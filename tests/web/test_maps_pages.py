@@ -31,7 +31,8 @@ def maps_app(tmp_path):
     streets = [street(1, "东街", -1000, 0, 1000, 0), street(2, XSS, 0, -1000, 0, 1000),
                street(3, "北街", -1000, 1000, 1000, 1000), street(4, "", 3000, 3000, 3500, 3500)]
     sq = (f"POLYGON (({ORIGIN_X - 1500} {ORIGIN_Y - 1500}, {ORIGIN_X + 1500} {ORIGIN_Y - 1500}, "
-          f"{ORIGIN_X + 1500} {ORIGIN_Y + 1500}, {ORIGIN_X - 1500} {ORIGIN_Y + 1500}, {ORIGIN_X - 1500} {ORIGIN_Y - 1500}))")
+          f"{ORIGIN_X + 1500} {ORIGIN_Y + 1500}, {ORIGIN_X - 1500} {ORIGIN_Y + 1500}, "
+          f"{ORIGIN_X - 1500} {ORIGIN_Y - 1500}))")
     subs = [{"code": CODE, "name": f"建外街道{XSS}", "district": "朝阳区", "approximate": True, "source": "demo",
              "geometry": sq}]
     booths = [{"id": "b1", "address": "<b>亭</b>", "status": "candidate", "source": "demo", "geometry": at(200, -300)}]
