@@ -137,6 +137,28 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--timeout", type=float, default=180.0, help="超时(秒) / timeout in seconds (default 180)")
     fetch.add_argument("--lang", choices=("zh", "en"), default="zh", help="报告语言 / report language")
     fetch.set_defaults(handler=_fetch_streets)
+
+    site = commands.add_parser("site", help="选址：下一批改建哪些核酸亭 / siting: which booths to convert next",
+                               description="最大覆盖或集合覆盖，现有开放站点固定。 / Maximal coverage (--p booths) "
+                                           "or set covering (--target-share), with the open stations fixed.")
+    site.add_argument("--model", choices=("mclp", "cover"), default="mclp", help="模型 / model (default mclp)")
+    site.add_argument("--p", type=int, default=5, help="新站数量 / booths to choose (mclp; default 5)")
+    site.add_argument("--target-share", type=float, default=0.9, help="目标覆盖率 / covered share to reach (cover)")
+    site.add_argument("--threshold", type=float, default=1000.0, metavar="M", help="距离阈值(米) / metres (1000)")
+    site.add_argument("--profile", choices=("walk", "ebike"), default="walk", help="出行方式 / travel profile")
+    site.add_argument("--subdistrict", default="", help="只在此街道选 / only booths in this subdistrict (code)")
+    site.add_argument("--candidates-only", action="store_true", help="只选状态为 candidate 的 / status candidate only")
+    site.add_argument("--exclude", action="append", default=[], metavar="ID", help="排除 / exclude booth (repeatable)")
+    site.add_argument("--force", action="append", default=[], metavar="ID", help="必选 / force booth (repeatable)")
+    site.add_argument("--min-spacing", type=float, default=0.0, metavar="M", help="新站最小间距(米) / spacing")
+    site.add_argument("--weight", choices=("length", "highway"), default="length", help="权重 / demand weight")
+    site.add_argument("--method", choices=("auto", "exact", "greedy"), default="auto", help="求解 / solver")
+    site.add_argument("--time-limit", type=float, default=10.0, metavar="S", help="时限(秒) / time limit (10)")
+    site.add_argument("--crs", dest="system", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
+                      help="输出坐标系 / lon/lat system of the output")
+    site.add_argument("-o", "--output", help="GeoJSON 输出 / write the chosen booths as GeoJSON")
+    site.add_argument("--json", action="store_true", help="以 JSON 输出 / print the answer as JSON")
+    site.set_defaults(handler=_site)
     return parser
 
 
@@ -262,6 +284,47 @@ def _coverage(args: argparse.Namespace, settings: dict[str, object]) -> int:
     if args.output:
         print(f"-> {args.output}", file=sys.stderr)
     return 0
+
+
+def _site(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    from locator.core.siting import SitingOptions, plan, result_to_dict
+    from locator.web.state import load_snapshot
+
+    options = SitingOptions(model=args.model, p=args.p, target_share=args.target_share, threshold_m=args.threshold,
+                            profile=args.profile, subdistrict=args.subdistrict,
+                            candidate_status_only=args.candidates_only, exclude=tuple(args.exclude),
+                            force=tuple(args.force), min_spacing_m=args.min_spacing, weight=args.weight,
+                            method=args.method, time_limit_s=args.time_limit)
+    answer = result_to_dict(plan(load_snapshot(_store(settings), warm=False), options), system=args.system)
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+    else:
+        _print_site(answer)
+    if args.output:
+        features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [b["lon"], b["lat"]]},
+                     "properties": {k: v for k, v in b.items() if k not in ("lon", "lat")}}
+                    for b in answer["booths"]]  # type: ignore[union-attr]
+        collection = {"type": "FeatureCollection", "features": features, "crs_system": args.system,
+                      "siting": {k: answer[k] for k in ("options", "quality", "totals", "data_version")}}
+        with open(args.output, "w", encoding="utf-8") as handle:
+            json.dump(collection, handle, ensure_ascii=False, indent=1)
+        print(f"-> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _print_site(answer: dict) -> None:
+    import pandas as pd
+
+    booths = pd.DataFrame(answer["booths"], columns=["id", "address", "subdistrict", "status", "lon", "lat",
+                                                      "newly_covered_m"])
+    print(booths.to_string(index=False) if len(booths) else "(没有选出 / no booths chosen)")
+    print()
+    print(pd.DataFrame(answer["by_subdistrict"]).to_string(index=False))
+    totals, quality = answer["totals"], answer["quality"]
+    print(f"\ncovered {totals['share_before']:.1%} -> {totals['share_after']:.1%} of "
+          f"{totals['length_m'] / 1000:.1f} km;"
+          f" quality: {quality['text']} ({quality['method']}); solve {answer['solve_time_s']:.2f} s,"
+          f" data_version {answer['data_version']}")
 
 
 def _fetch_streets(args: argparse.Namespace, settings: dict[str, object]) -> int:
