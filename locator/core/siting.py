@@ -203,9 +203,11 @@ class Instance:
         pairs = np.zeros((0, 2), dtype=np.int64) if conflicts is None else np.asarray(conflicts, dtype=np.int64)
         return Problem(self.groups.rows, self.groups.weight, mask, force, pairs.reshape(-1, 2))
 
-    def maximise(self, *, p: int, method: str = "auto", time_limit_s: float = 10.0, **options: object) -> Answer:
+    def maximise(self, *, p: int, method: str = "auto", time_limit_s: float = 10.0, gap_tolerance: float = 0.0,
+                 **options: object) -> Answer:
         """MCLP over this instance; ``options`` as for :meth:`problem`."""
-        return maximise_coverage(self.problem(**options), p=p, method=method, time_limit_s=time_limit_s)  # type: ignore[arg-type]
+        return maximise_coverage(self.problem(**options), p=p, method=method, time_limit_s=time_limit_s,  # type: ignore[arg-type]
+                                 gap_tolerance=gap_tolerance)
 
     def cover(self, *, target_share: float, method: str = "auto", time_limit_s: float = 10.0,
               **options: object) -> Answer:

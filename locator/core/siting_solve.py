@@ -233,10 +233,12 @@ def reachable_weight(problem: Problem) -> float:
     return float(problem.weight[hit].sum())
 
 
-def mip_mclp(problem: Problem, *, p: int, time_limit_s: float, start: list[int] | None = None) -> Answer:
-    """Exact maximal coverage: max sum w_g y_g s.t. y_g <= sum_{i in N_g} x_i, sum x <= p, spacing, forced."""
+def mip_mclp(problem: Problem, *, p: int, time_limit_s: float, start: list[int] | None = None,
+             gap_tolerance: float = 0.0) -> Answer:
+    """Exact maximal coverage: max sum w_g y_g s.t. y_g <= sum_{i in N_g} x_i, sum x <= p, spacing, forced.
+    With ``gap_tolerance`` HiGHS stops once its answer is proven within that fraction of the optimum."""
     started = time.perf_counter()
-    model = _Model(problem, time_limit_s)
+    model = _Model(problem, time_limit_s, gap_tolerance=gap_tolerance)
     model.h.changeColsCost(model.n_y, np.arange(model.n_x, model.n_x + model.n_y, dtype=np.int32), model.weight)
     model.h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     model.h.addRow(-highspy.kHighsInf, float(p), model.n_x, np.arange(model.n_x, dtype=np.int32),
@@ -260,7 +262,7 @@ class _Model:
     integral at an optimum because y_g <= sum x and x is binary), link rows, spacing rows, forced bounds.
     Groups a forced booth covers are constant and left out."""
 
-    def __init__(self, problem: Problem, time_limit_s: float) -> None:
+    def __init__(self, problem: Problem, time_limit_s: float, *, gap_tolerance: float = 0.0) -> None:
         self.problem = problem
         self.cols = np.flatnonzero(problem.allowed)
         rows = problem.rows.tocsc()[:, self.cols].tocsr()
@@ -273,7 +275,8 @@ class _Model:
         self.n_x, self.n_y = self.cols.size, self.rows.shape[0]
         h = highspy.Highs()
         for name, value in (("output_flag", False), ("time_limit", float(max(time_limit_s, 0.01))),
-                            ("mip_rel_gap", 0.0), ("mip_abs_gap", 1e-6), ("threads", 1), ("random_seed", 0)):
+                            ("mip_rel_gap", float(gap_tolerance)), ("mip_abs_gap", 1e-6), ("threads", 1),
+                            ("random_seed", 0)):
             h.setOptionValue(name, value)
         lower = np.zeros(self.n_x + self.n_y)
         lower[forced_local] = 1.0
@@ -328,7 +331,8 @@ class _Model:
         else:
             value = float(len(chosen)) if has_solution else math.inf
             bound = float(math.ceil(float(info.mip_dual_bound) - 1e-6))
-        optimal = status == highspy.HighsModelStatus.kOptimal
+        optimal = status == highspy.HighsModelStatus.kOptimal and (
+            self.h.getOptionValue("mip_rel_gap") == 0.0 or _close(value, bound))
         answer = Answer(chosen, value, bound, "optimal" if optimal else "feasible", "mip", sense, elapsed,
                         covered_weight=covered)
         if not optimal:
@@ -339,17 +343,19 @@ class _Model:
         return (self.rows @ (x > 0.5).astype(float)) > 0
 
 
-def maximise_coverage(problem: Problem, *, p: int, method: str = "auto", time_limit_s: float = 10.0) -> Answer:
+def maximise_coverage(problem: Problem, *, p: int, method: str = "auto", time_limit_s: float = 10.0,
+                      gap_tolerance: float = 0.0) -> Answer:
     """MCLP: greedy first (fast, with a bound); then HiGHS from the greedy answer unless the bound already
-    proves it optimal, ``method="greedy"``, or the instance is too big for the MIP. Best of both is returned,
-    with the tighter bound."""
+    proves it optimal (or within ``gap_tolerance``), ``method="greedy"``, or the instance is too big for the
+    MIP. Best of both is returned, with the tighter bound."""
     greedy = greedy_mclp(problem, p=p)
-    if method == "greedy" or greedy.status == "optimal":
+    if method == "greedy" or greedy.status == "optimal" or greedy.gap <= gap_tolerance:
         return greedy
     if method == "auto" and problem.rows.nnz > MAX_MIP_NONZEROS:
         greedy.notes.append(f"MIP skipped: {problem.rows.nnz} nonzeros > {MAX_MIP_NONZEROS}")
         return greedy
-    mip = mip_mclp(problem, p=p, time_limit_s=time_limit_s - greedy.solve_time_s, start=greedy.chosen)
+    mip = mip_mclp(problem, p=p, time_limit_s=time_limit_s - greedy.solve_time_s, start=greedy.chosen,
+                   gap_tolerance=gap_tolerance)
     best = mip if mip.objective >= greedy.objective else greedy
     bound = min(greedy.bound, mip.bound) if math.isfinite(mip.bound) else greedy.bound
     optimal = mip.status == "optimal" or _close(best.objective, bound)
