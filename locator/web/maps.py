@@ -63,9 +63,13 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "col_worst": ("最远的街道", "Worst-served streets"), "streets_link": ("街道图", "Street map"),
     "approximate": ("近似边界", "approximate boundary"),
     "sort_hint": ("点击表头排序", "Click a column heading to sort"),
-    "siting_title": ("选址方案", "Siting scenario"),
-    "siting_pending": ("选址方案面板将在选址接口（POST /api/v1/siting）上线后加入。",
-                       "The siting scenario panel will be added once the siting API (POST /api/v1/siting) lands."),
+    "siting_title": ("选址方案：下一批改建哪些采样亭", "Siting scenario: which booths to convert next"),
+    "siting_p": ("新增站点数", "Stations to add (p)"), "siting_all": ("全部", "All"),
+    "siting_run": ("计算", "Compute"), "siting_before": ("改建前覆盖率", "Covered before"),
+    "siting_after": ("改建后覆盖率", "Covered after"),
+    "siting_running": ("正在计算…", "Computing…"), "siting_failed": ("计算失败：", "Failed: "),
+    "siting_done": ("已选 {n} 个采样亭（{quality}）", "{n} booths chosen ({quality})"),
+    "siting_booth": ("采样亭", "Booth"),
     "no_subdistricts": ("数据中没有街道/乡镇边界。", "The data holds no subdistrict boundaries."),
     "builder_intro": ("选择设置，复制下面的代码粘贴到您的网页中。",
                       "Choose the settings, then copy the code below into your web page."),
@@ -304,7 +308,9 @@ def planner() -> ResponseReturnValue:
     return _page("planner.html", lang=lang, parts=assets.page_parts(m), rows=rows, threshold_m=threshold_m,
                  at=at.strftime("%H:%M") if at else "", csv_href=url_for("maps.planner_csv", **csv_args),
                  switch_href=_switch_href("maps.planner", lang), other_lang=i18n.other_language(lang),
-                 config={"lang": lang})
+                 config={"lang": lang, "map": m.get_name(), "crs": system,
+                         "siting": request.script_root + "/api/v1/siting",
+                         "strings": {k: _t(k, lang) for k in PAGE_STRINGS if k.startswith("siting")}})
 
 
 @bp.get("/planner.csv")

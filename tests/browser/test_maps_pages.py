@@ -179,3 +179,29 @@ def test_other_pages_refuse_to_be_framed(new_page, live_server, second_origin):
     # Chromium replaces a refused frame with its own error page: the map never appears
     page.wait_for_load_state("load")
     expect(frame_.locator(".folium-map")).to_have_count(0)
+
+
+def test_planner_siting_panel_draws_chosen_booths(new_page, make_live_server, browser_data, tmp_path, shoot):
+    """The scenario panel asks POST /api/v1/siting and shows the chosen booths with before/after coverage."""
+    import shutil
+
+    from playwright.sync_api import expect
+
+    from locator.store import GeoPackageStore
+
+    path = tmp_path / "siting.gpkg"
+    shutil.copyfile(browser_data, path)
+    booths = [{"id": f"b{i}", "address": f"<b>亭{i}</b>", "status": "candidate", "source": "demo",
+               "geometry": f"POINT ({ORIGIN_X + x} {ORIGIN_Y + y})"}
+              for i, (x, y) in enumerate(((2000, -1000), (-2000, -1000), (1000, 2000)))]
+    GeoPackageStore(path).write({"streets": frame(street_rows()), "booths": frame(booths)}, mode="replace")
+    server = make_live_server(STORE=path)
+    page, watch = new_page(server.url, viewport=DESKTOP)
+    page.goto("/planner?threshold_m=500")
+    page.locator("#siting-form input[name=p]").fill("2")
+    page.locator("#siting-form button").click()
+    expect(page.locator("#siting-status")).to_contain_text("已选")
+    expect(page.locator("#siting-table")).to_be_visible()
+    expect(page.locator("#siting-table tbody tr").first).to_be_visible()
+    shoot(page, "siting", full_page=True)
+    assert_clean(watch)
