@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
@@ -27,6 +27,7 @@ from locator.config import service_area_bounds
 from locator.core.snapshot import Snapshot, register_builder
 from locator.crs import COORD_SYSTEMS, CoordSystem, convert, from_wgs84, parse_coord_system, work_xy_to_lonlat
 from locator.errors import InvalidParameter
+from locator.maps.tiles import TILE_NAMES, TILE_SOURCES, TileSource
 from locator.web import i18n, openapi, params
 from locator.web.params import Param
 
@@ -35,33 +36,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("courier", __name__)
 
 
-@dataclass(frozen=True)
-class TileLayer:
-    """A tile source for Leaflet: URL template, subdomains, attribution, and the system it draws in."""
-
-    url: str
-    attribution: str
-    system: CoordSystem
-    subdomains: str = ""
-    max_zoom: int = 18
-    overlay_url: str = ""  # labels drawn over the base layer (Tianditu ships them separately)
-
-
-TILE_LAYERS: dict[str, TileLayer] = {
-    "osm": TileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                     "© OpenStreetMap contributors", "wgs84", max_zoom=19),
-    # Amap's raster tiles are GCJ-02: markers must be GCJ-02 too, or they sit 300-600 m off.
-    "amap": TileLayer("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-                      "&x={x}&y={y}&z={z}", "© 高德地图 AutoNavi", "gcj02", subdomains="1234"),
-    # Tianditu draws CGCS2000, which agrees with WGS-84 to a few centimetres.
-    "tianditu": TileLayer("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-                          "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
-                          "&TILECOL={x}&tk={key}", "© 天地图 Tianditu", "wgs84", subdomains="01234567",
-                          overlay_url="https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-                          "&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                          "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"),
-}
-
 NEAREST_PATH = "/api/v1/nearest"
 STATIONS_PATH = "/api/v1/stations"
 NEAREST_K = 10
@@ -69,23 +43,21 @@ PLACES_LIMIT_DEFAULT, PLACES_LIMIT_MAX = 8, 20
 QUERY_MAX_CHARS = 100
 
 
-def tile_layer(settings: dict) -> TileLayer | None:
-    """The configured tile layer, or None for ``TILES=none`` (an unknown name is logged and means none)."""
+def tile_layer(settings: dict) -> TileSource | None:
+    """The configured tile source (from ``locator.maps.tiles``, shared with the folium maps), its key filled
+    in; None for ``TILES=none``, an unknown name, or Tianditu without a key (each logged)."""
     name = str(settings.get("TILES", "none")).strip().lower()
     if name == "none":
         return None
-    layer = TILE_LAYERS.get(name)
-    if layer is None:
-        log.warning("unknown TILES=%r; drawing no base map (valid: %s, none)", name, ", ".join(TILE_LAYERS))
+    source = TILE_SOURCES.get(name)
+    if source is None:
+        log.warning("unknown TILES=%r; drawing no base map (valid: %s)", name, ", ".join(TILE_NAMES))
         return None
-    if name == "tianditu":
-        key = str(settings.get("TIANDITU_KEY", ""))
-        if not key:
-            log.warning("TILES=tianditu needs TIANDITU_KEY; drawing no base map")
-            return None
-        return TileLayer(layer.url.replace("{key}", key), layer.attribution, layer.system, layer.subdomains,
-                         layer.max_zoom, layer.overlay_url.replace("{key}", key))
-    return layer
+    key = str(settings.get("TIANDITU_KEY", ""))
+    if source.needs_key and not key:
+        log.warning("TILES=%s needs a key (TIANDITU_KEY); drawing no base map", name)
+        return None
+    return replace(source, url=source.url.replace("{key}", key), overlay_url=source.overlay_url.replace("{key}", key))
 
 
 def display_system(settings: dict) -> CoordSystem:

@@ -262,3 +262,15 @@ def test_convert_wgs84_to_gcj02_uses_locator_crs(client):
 ])
 def test_convert_rejects_bad_parameters(client, query, param):
     assert_problem(client.get("/api/v1/convert?" + query), 400, param=param)
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"TILES": "tianditu", "TIANDITU_KEY": ""}, None),  # a key is needed: no base map rather than broken tiles
+    ({"TILES": "mapbox"}, None),
+    ({"TILES": " OSM "}, "osm"),
+])
+def test_tile_layer_falls_back_to_none(settings, expected):
+    from locator.web.courier import tile_layer
+
+    layer = tile_layer(settings)
+    assert (layer.name if layer else None) == expected
