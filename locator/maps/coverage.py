@@ -109,15 +109,16 @@ def compact_lines(segments: gpd.GeoDataFrame, *, system: CoordSystem = "wgs84",
     deltas[same] = ints[same] - ints[np.flatnonzero(same) - 1]
     bounds = np.r_[0, np.flatnonzero(np.diff(idx)) + 1, len(idx)]
     features: dict[int, list] = {}
+    bands_, names_ = info["band"].to_numpy(), info["name"].to_numpy()
+    dmins, dmaxs = info["dmin"].to_numpy(dtype=float), info["dmax"].to_numpy(dtype=float)
     for p in range(len(bounds) - 1):
         owner = int(part_owner[idx[bounds[p]]])
         chunk = deltas[bounds[p]:bounds[p + 1]].ravel().tolist()
         if len(chunk) < 4:
             continue
         if owner not in features:
-            row = info.iloc[owner]
-            dmin, dmax = float(row["dmin"]), float(row["dmax"])
-            features[owner] = [int(row["band"]), name_index[row["name"]],
+            dmin, dmax = float(dmins[owner]), float(dmaxs[owner])
+            features[owner] = [int(bands_[owner]), name_index[names_[owner]],
                                round(dmin) if np.isfinite(dmin) else None, round(dmax) if np.isfinite(dmax) else None]
         features[owner].append(chunk)
     return {**meta, "names": name_list, "f": list(features.values())}
