@@ -32,6 +32,9 @@ from locator.core.network import read_bj_streets
 from locator.core.siting import Demand, Instance
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# Running ``python bench/siting.py`` puts bench/ first on sys.path, where bench/coverage.py would shadow the
+# ``coverage`` package that numba (under spopt) imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 N_CAND, N_SEG, P, THRESHOLD_M, N_STATIONS = 2000, 20_000, 10, 1000.0, 40
 
 
@@ -103,7 +106,7 @@ def solve_ours(graph, cands, demand, *, gap_tolerance: float = 0.0) -> dict:  # 
     started = time.perf_counter()
     inst = Instance.build(graph, cands[0], demand, threshold_m=THRESHOLD_M, candidate_offset_m=cands[1])
     built = time.perf_counter() - started
-    answer = inst.maximise(p=P, method="auto", time_limit_s=10.0 - built, gap_tolerance=gap_tolerance)
+    answer = inst.maximise(p=P, method="auto", time_limit_s=max(10.0 - built, 1.0), gap_tolerance=gap_tolerance)
     total = time.perf_counter() - started
     return {"objective": answer.objective, "bound": answer.bound, "quality": answer.quality,
             "build_s": built, "total_s": total, "groups": inst.groups.rows.shape[0],
