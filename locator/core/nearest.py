@@ -20,17 +20,20 @@ Walking and riding times are straight-line distance divided by a documented spee
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 from pyproj import Geod, Proj
 from scipy.spatial import cKDTree
 
+from locator.core.navigation import nav_links_many
 from locator.core.snapshot import Snapshot, register_builder
 from locator.crs import COORD_SYSTEMS, CoordSystem, from_wgs84, geodesic_distance_m, work_xy_to_lonlat
 from locator.hours import TZ, is_open, next_change
@@ -52,6 +55,8 @@ SCALE_MARGIN = 2e-3
 BRUTE_FORCE_MAX = 1024
 # Distinct (filters, minute) masks kept per index; a minute because opening hours have minute resolution.
 MASK_CACHE_SIZE = 256
+# (hours string, minute) -> (open, next change) answers kept per index before the cache starts over.
+HOURS_CACHE_SIZE = 8192
 
 # The ellipsoid of crs.geodesic_distance_m; called directly here for distance and azimuth in one call on the
 # hot path (crs' broadcasting wrappers cost more than the geodesics themselves for a handful of points).
@@ -70,8 +75,7 @@ def amenity_bits(keys: Iterable[str]) -> int:
     return bits
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One answer: the row position in the index, geodesic distance and bearing from the query point."""
 
     pos: int
@@ -82,7 +86,12 @@ class Hit:
 
 @dataclass
 class PointIndex:
-    """A point layer ready for queries: positions in the work CRS and lon/lat in every coordinate system."""
+    """A point layer ready for queries: positions in the work CRS and lon/lat in every coordinate system.
+
+    The numpy arrays serve whole-layer work (masks, listings); the hot path of a single query reads the plain
+    Python lists beside them (``xs``, ``lon_w``, ...), because indexing a numpy array one element at a time
+    costs more than the arithmetic done with the element.
+    """
 
     layer: str
     work: str  # the work CRS of x, y
@@ -100,9 +109,31 @@ class PointIndex:
     id_order: np.ndarray
     id_rank: np.ndarray  # position of each row in id order: the tie-break of equal distances
     scale_error: float
+    # plain-list copies for the per-query path
+    id_list: list[str] = field(default_factory=list, repr=False)
+    lon_w: list[float] = field(default_factory=list, repr=False)
+    lat_w: list[float] = field(default_factory=list, repr=False)
+    rank_list: list[int] = field(default_factory=list, repr=False)
+    open_list: list[bool] = field(default_factory=list, repr=False)  # status == open
+    code_list: list[int] = field(default_factory=list, repr=False)  # hours_code
     _masks: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _passing: dict = field(default_factory=dict, repr=False)  # id(mask) -> (mask, positions passing or None)
+    # id(mask) -> (mask, positions passing or None, share passing)
+    _passing: dict = field(default_factory=dict, repr=False)
+    _hours: dict = field(default_factory=dict, repr=False)  # (hours code, epoch minute) -> (open, next change)
+    _cards: dict = field(default_factory=dict, repr=False)  # (pos, system) -> static part of a result
+    _columns: dict = field(default_factory=dict, repr=False)  # column name -> values as a list of str
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    stretch: float = field(init=False, repr=False)  # candidate margin over the k-th UTM distance
+
+    def __post_init__(self) -> None:
+        self.stretch = (1.0 + self.margin) / (1.0 - self.margin)
+        if not self.id_list and len(self.ids):
+            self.id_list = [str(i) for i in self.ids]
+            lon, lat = self.lonlat["wgs84"]
+            self.lon_w, self.lat_w = lon.tolist(), lat.tolist()
+            self.rank_list = self.id_rank.tolist()
+            self.open_list = (self.status == OPEN_STATUS).tolist()
+            self.code_list = self.hours_code.tolist()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -120,15 +151,16 @@ class PointIndex:
         """
         bits = amenity_bits(amenities)
         wanted = None if statuses is None else frozenset(statuses)
-        minute = None if open_at is None else _minute(open_at)
+        minute = None if open_at is None else _minute_key(open_at)
         if not bits and wanted is None and minute is None:
             return None
         key = (bits, wanted, minute)
-        with self._lock:
-            cached = self._masks.get(key)
-            if cached is not None:
-                self._masks.move_to_end(key)
-                return cached
+        cached = self._masks.get(key)  # a dict read is atomic; the lock guards the order and the eviction
+        if cached is not None:
+            with self._lock:
+                if key in self._masks:
+                    self._masks.move_to_end(key)
+            return cached
         result = np.ones(len(self), dtype=bool)
         if bits:
             result &= (self.amenity & bits) == bits
@@ -136,37 +168,78 @@ class PointIndex:
             result &= np.isin(self.status, list(wanted))
         if minute is not None:
             # one evaluation per distinct hours string, then a gather: the library is the slow part
-            open_by_code = np.array([is_open(h, minute) is True for h in self.hours_values], dtype=bool)
+            at = _minute_datetime(minute)
+            open_by_code = np.array([is_open(h, at) is True for h in self.hours_values], dtype=bool)
             result &= (self.status == OPEN_STATUS) & open_by_code[self.hours_code]
         result.setflags(write=False)
         count = int(result.sum())
         passing = np.flatnonzero(result) if count <= BRUTE_FORCE_MAX else None
         with self._lock:
             self._masks[key] = result
-            self._passing[id(result)] = (result, passing)
+            self._passing[id(result)] = (result, passing, count / max(len(self), 1))
             while len(self._masks) > MASK_CACHE_SIZE:
                 _, old = self._masks.popitem(last=False)
                 self._passing.pop(id(old), None)
         return result
 
-    def passing(self, mask: np.ndarray) -> np.ndarray | None:
-        """Positions passing ``mask`` when they are few (<= BRUTE_FORCE_MAX), else None."""
+    def _pass_entry(self, mask: np.ndarray) -> tuple[np.ndarray | None, float]:
         entry = self._passing.get(id(mask))
         if entry is not None and entry[0] is mask:
-            return entry[1]
+            return entry[1], entry[2]
         count = int(mask.sum())
-        return np.flatnonzero(mask) if count <= BRUTE_FORCE_MAX else None
+        return (np.flatnonzero(mask) if count <= BRUTE_FORCE_MAX else None), count / max(len(self), 1)
+
+    def passing(self, mask: np.ndarray) -> np.ndarray | None:
+        """Positions passing ``mask`` when they are few (<= BRUTE_FORCE_MAX), else None."""
+        return self._pass_entry(mask)[0]
+
+    def hours_state(self, pos: int, at: datetime) -> tuple[bool | None, str | None]:
+        """(open at ``at``, when that next changes as ISO 8601 or None), cached per (hours string, minute).
+
+        Opening hours have minute resolution, so both answers are the same for every second of a minute.
+        Not open unless the status is ``open`` (then no next change either); None when the hours are unknown.
+        """
+        if not self.open_list[pos]:
+            return False, None
+        key = (self.code_list[pos], _minute_key(at))
+        state = self._hours.get(key)
+        if state is None:
+            hours, minute = self.hours_values[key[0]], _minute_datetime(key[1])
+            change = next_change(hours, minute)
+            iso = None if change is None or change - minute > timedelta(days=366) else \
+                change.isoformat(timespec="minutes")
+            state = (is_open(hours, minute), iso)
+            if len(self._hours) >= HOURS_CACHE_SIZE:
+                self._hours.clear()
+            self._hours[key] = state
+        return state
 
     def open_state(self, pos: int, at: datetime) -> bool | None:
         """Open at ``at``: False unless the status is ``open``; None when the hours are unknown."""
-        if self.status[pos] != OPEN_STATUS:
-            return False
-        return is_open(self.hours_values[self.hours_code[pos]], at)
+        return self.hours_state(pos, at)[0]
+
+    def column(self, name: str) -> list[str]:
+        """A frame column as a list of str ("" where missing), read once per index."""
+        values = self._columns.get(name)
+        if values is None:
+            if name in self.frame.columns:
+                values = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                          for v in self.frame[name].tolist()]
+            else:
+                values = [""] * len(self)
+            self._columns[name] = values
+        return values
 
 
-def _minute(at: datetime) -> datetime:
-    local = at.replace(tzinfo=TZ) if at.tzinfo is None or at.utcoffset() is None else at.astimezone(TZ)
-    return local.replace(second=0, microsecond=0)
+def _minute_key(at: datetime) -> int:
+    """Minutes since the epoch of ``at`` (naive datetimes are Asia/Shanghai time)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        at = at.replace(tzinfo=TZ)
+    return int(at.timestamp() // 60)
+
+
+def _minute_datetime(key: int) -> datetime:
+    return datetime.fromtimestamp(key * 60, TZ)
 
 
 def _worst_scale_error(x: np.ndarray, y: np.ndarray, work: str) -> float:
@@ -230,35 +303,47 @@ def booth_index(snapshot: Snapshot) -> PointIndex:
 
 
 def _candidates(index: PointIndex, x: float, y: float, k: int, radius_m: float | None,
-                mask: np.ndarray | None) -> np.ndarray:
+                mask: np.ndarray | None) -> list[int]:
     """Positions that must contain the k geodesic-nearest passing stations (see the module docstring)."""
-    stretch = (1.0 + index.margin) / (1.0 - index.margin)
-    bound_r = np.inf if radius_m is None else radius_m * stretch + 1.0
-    selected = None if mask is None else index.passing(mask)
-    if selected is not None:
-        d = np.hypot(index.x[selected] - x, index.y[selected] - y)
-        keep = d <= bound_r
-        selected, d = selected[keep], d[keep]
-        if len(d) > k:
-            kth = np.partition(d, k - 1)[k - 1]
-            selected = selected[d <= kth * stretch + 1e-6]
-        return selected
+    stretch = index.stretch
+    bound_r = math.inf if radius_m is None else radius_m * stretch + 1.0
+    share = 1.0
+    if mask is not None:
+        selected, share = index._pass_entry(mask)
+        if selected is not None:
+            d = np.hypot(index.x[selected] - x, index.y[selected] - y)
+            keep = d <= bound_r
+            selected, d = selected[keep], d[keep]
+            if len(d) > k:
+                kth = np.partition(d, k - 1)[k - 1]
+                selected = selected[d <= kth * stretch + 1e-6]
+            return selected.tolist()
     n = len(index)
-    q = min(n, 2 * k + 8)
+    # enough neighbours that k of them usually pass and the margin past the k-th is usually covered; a
+    # second, four times larger probe is the exception (each probe's cost grows with q, so don't overshoot)
+    q = min(n, int(k / max(share, 1e-3)) + 3)
+    tree = index.tree
     while True:
-        d, i = index.tree.query((x, y), k=q, distance_upper_bound=bound_r)
-        d, i = np.atleast_1d(d), np.atleast_1d(i)
-        found = np.isfinite(d)
-        d, i = d[found], i[found]
-        exhausted = len(d) < q or q >= n
-        passing = np.ones(len(i), dtype=bool) if mask is None else mask[i]
-        dp = d[passing]
-        if len(dp) >= k:
-            bound = dp[k - 1] * stretch + 1e-6
-            if exhausted or d[-1] > bound:
-                return i[passing & (d <= bound)]
+        d, i = tree.query((x, y), k=q, distance_upper_bound=bound_r)
+        if q == 1:
+            dists, poss = [float(d)], [int(i)]
+        else:
+            dists, poss = d.tolist(), i.tolist()
+        found = 0
+        kept: list[tuple[float, int]] = []
+        for dist, pos in zip(dists, poss, strict=True):
+            if dist == math.inf:  # fewer than q within bound_r
+                break
+            found += 1
+            if mask is None or mask[pos]:
+                kept.append((dist, pos))
+        exhausted = found < q or q >= n
+        if len(kept) >= k:
+            bound = kept[k - 1][0] * stretch + 1e-6
+            if exhausted or dists[found - 1] > bound:
+                return [pos for dist, pos in kept if dist <= bound]
         elif exhausted:
-            return i[passing]
+            return [pos for _, pos in kept]
         q = min(n, q * 4)
 
 
@@ -273,7 +358,7 @@ def nearest(index: PointIndex, lon: float, lat: float, x: float, y: float, *, k:
     lon, lat
         The query point in WGS-84 (for geodesic distances).
     x, y
-        The same point in the work CRS (for the tree), e.g. from ``crs.lonlat_to_work_xy``.
+        The same point in the work CRS (for the tree), e.g. from ``crs.point_to_work_xy``.
     k
         How many to return at most.
     radius_m
@@ -287,21 +372,25 @@ def nearest(index: PointIndex, lon: float, lat: float, x: float, y: float, *, k:
     """
     if k < 1 or not len(index):
         return []
-    pos = _candidates(index, x, y, k, radius_m, mask)
-    if not len(pos):
-        return []
-    lon_w, lat_w = index.lonlat["wgs84"]
-    m = len(pos)
-    azimuth, _, dist = _GEOD.inv(np.full(m, lon), np.full(m, lat), lon_w[pos], lat_w[pos])
-    dist, azimuth = np.asarray(dist, dtype=float), np.asarray(azimuth, dtype=float)
-    if radius_m is not None:
-        inside = dist <= radius_m
-        pos, dist, azimuth = pos[inside], dist[inside], azimuth[inside]
-    order = np.lexsort((index.id_rank[pos], dist))[:k]
-    bearing = np.mod(azimuth[order], 360.0)
-    bearing = np.where(bearing >= 360.0, 0.0, bearing)  # np.mod(-1e-17, 360) rounds to 360
-    return [Hit(int(p), str(index.ids[p]), float(d), float(b))
-            for p, d, b in zip(pos[order], dist[order], bearing, strict=True)]
+    positions = _candidates(index, x, y, k, radius_m, mask)
+    # Geod.inv on plain floats, one call per candidate (usually k to k + 2 of them): the same Karney
+    # geodesic as with arrays, without converting a handful of values to and from numpy buffers.
+    inv = _GEOD.inv
+    lon_w, lat_w, rank = index.lon_w, index.lat_w, index.rank_list
+    rows = []
+    for pos in positions:
+        azimuth, _, dist = inv(lon, lat, lon_w[pos], lat_w[pos])
+        if radius_m is None or dist <= radius_m:
+            rows.append((dist, rank[pos], pos, azimuth))
+    rows.sort()
+    hits = []
+    ids = index.id_list
+    for dist, _, pos, azimuth in rows[:k]:
+        bearing = azimuth % 360.0
+        if bearing >= 360.0:  # -1e-17 % 360.0 rounds to 360.0
+            bearing = 0.0
+        hits.append(Hit(pos, ids[pos], dist, bearing))
+    return hits
 
 
 def walk_min(distance_m: float) -> float:
@@ -340,9 +429,27 @@ def select_rows(index: PointIndex, *, system: CoordSystem = "wgs84",
 
 def next_change_iso(index: PointIndex, pos: int, at: datetime) -> str | None:
     """When an open station's state next changes after ``at`` (ISO 8601, +08:00), or None."""
-    if index.status[pos] != OPEN_STATUS:
-        return None
-    change = next_change(index.hours_values[index.hours_code[pos]], at)
-    if change is None or change - at > timedelta(days=366):
-        return None
-    return change.isoformat(timespec="minutes")
+    return index.hours_state(pos, at)[1]
+
+
+def result_card(index: PointIndex, pos: int, system: str) -> dict[str, Any]:
+    """The parts of a nearest answer that depend only on the station and ``system``, built once per index.
+
+    Keys: id, name, address, lon, lat (in ``system``, 7 decimals), opening_hours, amenities, status, source,
+    nav (links into map apps). Shared between answers: read it, don't change it.
+    """
+    key = (pos, system)
+    card = index._cards.get(key)
+    if card is None:
+        name, address = index.column("name")[pos], index.column("address")[pos]
+        lon, lat = index.lonlat[system]
+        card = {
+            "id": index.id_list[pos], "name": name, "address": address,
+            "lon": round(float(lon[pos]), 7), "lat": round(float(lat[pos]), 7),
+            "opening_hours": index.column("opening_hours")[pos],
+            "amenities": split_amenities(index.column("amenities")[pos]),
+            "status": index.column("status")[pos], "source": index.column("source")[pos],
+            "nav": nav_links_many([index.lon_w[pos]], [index.lat_w[pos]], [name], [address])[0],
+        }
+        index._cards[key] = card  # at most (stations x systems) entries: bounded by the layer
+    return card
