@@ -1,9 +1,10 @@
 """Read streets from OpenStreetMap extracts (``.osm`` XML, ``.osm.pbf``) into the streets layer's shape.
 
-One reader serves both formats: pyosmium's ``FileProcessor`` with a node-location cache reads XML and
-PBF alike (and ``.osm.gz`` / ``.osm.bz2``). OpenStreetMap data is always WGS-84, so no ``--crs`` is
-needed. Each kept way becomes one row, whole: splitting at intersections is the graph builder's job
-(``locator.core.network``). The id is ``osm-w<way id>``, stable across imports of newer extracts.
+One reader serves both formats: pyosmium reads XML and PBF alike (and ``.osm.gz`` / ``.osm.bz2``), node
+locations first, then the ways, so files with ways before nodes (Overpass answers) read too.
+OpenStreetMap data is always WGS-84, so no ``--crs`` is needed. Each kept way becomes one row, whole:
+splitting at intersections is the graph builder's job (``locator.core.network``). The id is
+``osm-w<way id>``, stable across imports of newer extracts.
 
 What is kept
 ------------
@@ -63,7 +64,7 @@ import shapely
 from locator.errors import ImportFailed, InvalidParameter
 
 __all__ = ["OSM_SUFFIXES", "KEPT_CLASSES", "DROP_REASONS", "OsmStreets", "Street", "is_osm_file",
-           "read_osm_streets", "street_from_tags"]
+           "read_osm_streets", "stated_system", "street_from_tags"]
 
 OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".osm.gz", ".osm.bz2")
 WGS84 = "EPSG:4326"
@@ -137,6 +138,15 @@ def is_osm_file(path: str | Path) -> bool:
     """True for a file name OpenStreetMap extract services use (``.osm``, ``.osm.pbf``, ``.pbf``, ...)."""
     name = Path(path).name.lower()
     return any(name.endswith(suffix) for suffix in OSM_SUFFIXES)
+
+
+def stated_system(stated: str | None, *, file: str) -> str:
+    """OpenStreetMap data is WGS-84 by definition: ``wgs84``, or ``InvalidParameter`` for any other ``--crs``."""
+    if stated not in (None, "wgs84"):
+        msg = (f"{file} is OpenStreetMap data, which is always WGS-84; --crs {stated} does not apply "
+               "(leave --crs out)")
+        raise InvalidParameter(msg, param="crs")
+    return "wgs84"
 
 
 def _values(tags: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, str]:
@@ -221,10 +231,10 @@ def read_osm_streets(path: str | Path, *, source: str = "osm") -> OsmStreets:
     if not is_osm_file(path):
         msg = f"{path.name}: not an OpenStreetMap file; use one of {', '.join(OSM_SUFFIXES)}"
         raise InvalidParameter(msg, param="path")
-    processor = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-                 .with_locations()  # applied before the filters, so every node's location is cached
-                 .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-                 .with_filter(osmium.filter.KeyFilter("highway")))
+    # Two passes: node locations first (in C++), then the ways. One pass would need nodes before ways,
+    # and Overpass's `out body; >; out skel qt;` writes the ways first.
+    locations = osmium.NodeLocationsForWays(osmium.index.create_map("flex_mem"))
+    locations.ignore_errors()  # a node missing from the file leaves an invalid location, handled below
     factory = osmium.geom.WKBFactory()
     ids: list[str] = []
     rows: dict[str, list[object]] = {"name": [], "highway": [], "oneway": [], "access": []}
@@ -232,6 +242,10 @@ def read_osm_streets(path: str | Path, *, source: str = "osm") -> OsmStreets:
     dropped: Counter[str] = Counter()
     ways = 0
     try:
+        with osmium.io.Reader(str(path), osmium.osm.NODE) as reader:
+            osmium.apply(reader, locations)
+        processor = (osmium.FileProcessor(str(path), osmium.osm.WAY)
+                     .with_filter(osmium.filter.KeyFilter("highway")).with_filter(locations))
         for way in processor:
             ways += 1
             nodes = way.nodes

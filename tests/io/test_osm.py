@@ -44,17 +44,20 @@ WAYS: list[tuple[int, list[int], Tags]] = [
 ]
 
 
-def osm_xml(nodes: dict[int, tuple[float, float]], ways: list[tuple[int, list[int], Tags]]) -> str:
-    """An OSM XML document as Overpass and extract services write it (nodes, then ways)."""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="locator tests">']
-    for node_id, (lon, lat) in nodes.items():
-        lines.append(f'  <node id="{node_id}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>')
+def osm_xml(nodes: dict[int, tuple[float, float]], ways: list[tuple[int, list[int], Tags]], *,
+            ways_first: bool = False) -> str:
+    """An OSM XML document as extract services write it (nodes, then ways) or, ``ways_first``, as Overpass's
+    ``out body; >; out skel qt;`` does."""
+    node_lines = [f'  <node id="{node_id}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>'
+                  for node_id, (lon, lat) in nodes.items()]
+    way_lines = []
     for way_id, refs, tags in ways:
-        lines.append(f'  <way id="{way_id}" version="1">')
-        lines += [f'    <nd ref="{ref}"/>' for ref in refs]
-        lines += [f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
-        lines.append("  </way>")
-    lines.append("</osm>")
+        way_lines.append(f'  <way id="{way_id}" version="1">')
+        way_lines += [f'    <nd ref="{ref}"/>' for ref in refs]
+        way_lines += [f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
+        way_lines.append("  </way>")
+    body = way_lines + node_lines if ways_first else node_lines + way_lines
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="locator tests">', *body, "</osm>"]
     return "\n".join(lines) + "\n"
 
 
@@ -170,6 +173,12 @@ def test_pbf_reads_the_same_as_xml(osm_file: Path, tmp_path: Path):
     # PBF stores degrees to 1e-7, as the XML file gives them: no difference at all.
     assert_geodataframe_equal(from_pbf.frame, from_xml.frame, check_less_precise=False)
     assert from_pbf.dropped == from_xml.dropped
+
+
+def test_ways_before_nodes_read_the_same(osm_file: Path, tmp_path: Path):
+    overpass_order = tmp_path / "overpass.osm"
+    overpass_order.write_text(osm_xml(NODES, WAYS, ways_first=True), encoding="utf-8")
+    assert_geodataframe_equal(read_osm_streets(overpass_order).frame, read_osm_streets(osm_file).frame)
 
 
 def test_an_empty_extract_gives_an_empty_frame(tmp_path: Path):
