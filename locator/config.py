@@ -53,6 +53,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RELOAD_SECONDS", 2.0, "How often a worker checks the store's data version for changes.", float),
     Setting("OSM_URL", "https://overpass-api.de/api/interpreter",
             "Overpass API endpoint `locator fetch-streets` downloads OpenStreetMap streets from."),
+    Setting("COOKIE_SECURE", "auto", "Secure flag of the session cookie: auto (on, except plain http to 127.0.0.1/"
+            "localhost and in tests), true or false."),
+    Setting("MAX_UPLOAD_MB", 20.0, "Largest request body (uploads included) in MB; larger ones get 413.", float),
+    Setting("RATE_LIMIT", "300/60", "Public API requests per client IP: COUNT/SECONDS (0 turns it off); 429 beyond."),
+    Setting("REPORT_RATE_LIMIT", "5/600", "Courier reports per client IP: COUNT/SECONDS; 429 beyond."),
+    Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for rate limits shared by every worker; empty or "
+            "unreachable: each worker counts on its own."),
+    Setting("PROXY_COUNT", 0, "Reverse proxies in front that set X-Forwarded-For/-Proto (trusted for client IPs).",
+            int),
+    Setting("LOG_FORMAT", "json", "Log lines as json (one object per line, with request ids) or text."),
 )
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 from locator import __version__
 from locator.config import load_settings
 from locator.store import open_store
-from locator.web import admin, api, courier, coverage, health, maps, problems, security, siting
+from locator.web import admin, api, auth, courier, coverage, edit_api, health, maps, ops, problems, security, siting
 from locator.web.state import DataState
 
 
@@ -29,8 +29,10 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     app.extensions["locator"] = DataState(store, reload_seconds=float(settings["RELOAD_SECONDS"]))  # type: ignore[arg-type]
 
     problems.register(app)
+    ops.register(app)
     security.register(app)
-    for blueprint in (health.bp, api.bp, courier.bp, coverage.bp, maps.bp, siting.bp, admin.bp):
+    auth.register(app, secret_given=bool(settings["SECRET_KEY"]))
+    for blueprint in (health.bp, api.bp, courier.bp, coverage.bp, maps.bp, siting.bp, admin.bp, edit_api.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -61,6 +61,7 @@ def operation(endpoint: str, *, summary: str, description: str, responses: dict[
     all_responses = dict(responses)
     for code in errors:
         all_responses[code] = problem(_ERRORS[code])
+    all_responses.setdefault("429", problem("Too many requests from this address (rate limit; see Retry-After)."))
     return {"operationId": endpoint, "summary": summary, "description": description, "tags": list(tags),
             "parameters": [*path_params, *openapi_parameters(endpoint)], "responses": all_responses,
             "x-params": endpoint}
