@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -18,17 +19,17 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from locator.config import service_area_bounds
-from locator.core.navigation import NAV_APPS, NAV_SYSTEMS, nav_links_many
+from locator.core.navigation import NAV_APPS, NAV_SYSTEMS
 from locator.core.nearest import (
     PointIndex,
     distance_outside_m,
     nearest,
-    next_change_iso,
+    result_card,
     ride_min,
     select_rows,
     walk_min,
 )
-from locator.crs import lonlat_to_work_xy, to_wgs84
+from locator.crs import point_to_wgs84, point_to_work_xy
 from locator.errors import InvalidParameter, NotFound, OutsideServiceArea
 from locator.hours import TZ
 from locator.model import BOOTHS, STATIONS, Layer, split_amenities
@@ -69,7 +70,7 @@ def nearest_stations() -> ResponseReturnValue:
     if query["open_now"] and query["open_at"] is not None:
         raise InvalidParameter("give open_now=true or open_at, not both", param="open_at")
     system = str(query["crs"])
-    lon_w, lat_w = (float(v) for v in to_wgs84(query["lon"], query["lat"], system))  # type: ignore[arg-type]
+    lon_w, lat_w = point_to_wgs84(query["lon"], query["lat"], system)  # type: ignore[arg-type]
     box = service_area_bounds(current_app.config["SERVICE_AREA"])
     outside_m = distance_outside_m(lon_w, lat_w, box)
     if outside_m > FAR_OUTSIDE_M:
@@ -83,27 +84,19 @@ def nearest_stations() -> ResponseReturnValue:
     at: datetime = query["open_at"] or datetime.now(TZ)  # type: ignore[assignment]
     filter_at = at if (query["open_now"] or query["open_at"] is not None) else None
     mask = index.mask(amenities=query["amenity"], statuses=query["status"], open_at=filter_at)  # type: ignore[arg-type]
-    x, y = (float(v) for v in lonlat_to_work_xy(lon_w, lat_w, work=index.work))
+    x, y = point_to_work_xy(lon_w, lat_w, work=index.work)
     hits = nearest(index, lon_w, lat_w, x, y, k=int(query["k"]), radius_m=query["radius_m"], mask=mask)  # type: ignore[arg-type,call-overload]
-    positions = [h.pos for h in hits]
-    lon_s, lat_s = index.lonlat[system]
-    lon_all, lat_all = index.lonlat["wgs84"]
-    frame = index.frame
-    names = [str(frame.at[p, "name"]) for p in positions]
-    addresses = [str(frame.at[p, "address"]) for p in positions]
-    navs = nav_links_many(lon_all[positions], lat_all[positions], names, addresses)
     results = []
-    for hit, name, address, nav in zip(hits, names, addresses, navs, strict=True):
-        p = hit.pos
+    for hit in hits:
+        # the station's static part (names, coordinates in `system`, nav links) is built once per snapshot
+        card = result_card(index, hit.pos, system)
+        open_now, change = index.hours_state(hit.pos, at)
         results.append({
-            "id": hit.id, "name": name, "address": address,
-            "lon": _round(lon_s[p], 7), "lat": _round(lat_s[p], 7),
-            "distance_m": _round(hit.distance_m, 1), "bearing_deg": _round(hit.bearing_deg, 1),
-            "walk_min": _round(walk_min(hit.distance_m), 1), "ride_min": _round(ride_min(hit.distance_m), 1),
-            "open_now": index.open_state(p, at), "next_change": next_change_iso(index, p, at),
-            "opening_hours": str(frame.at[p, "opening_hours"]),
-            "amenities": split_amenities(frame.at[p, "amenities"]),
-            "status": str(frame.at[p, "status"]), "source": str(frame.at[p, "source"]), "nav": nav,
+            "id": card["id"], "name": card["name"], "address": card["address"], "lon": card["lon"],
+            "lat": card["lat"], "distance_m": round(hit.distance_m, 1), "bearing_deg": round(hit.bearing_deg, 1),
+            "walk_min": round(walk_min(hit.distance_m), 1), "ride_min": round(ride_min(hit.distance_m), 1),
+            "open_now": open_now, "next_change": change, "opening_hours": card["opening_hours"],
+            "amenities": card["amenities"], "status": card["status"], "source": card["source"], "nav": card["nav"],
         })
     echo = {"lon": query["lon"], "lat": query["lat"], "crs": system, "k": query["k"],
             "radius_m": query["radius_m"], "amenity": list(query["amenity"]),  # type: ignore[call-overload]
@@ -114,7 +107,9 @@ def nearest_stations() -> ResponseReturnValue:
     if query["format"] == "geojson":
         features = [_feature(r, r["lon"], r["lat"]) for r in results]
         return _geojson({"type": "FeatureCollection", **body, "features": features})
-    return jsonify({**body, "results": results})
+    # one json.dumps, keys in the order written above (jsonify would sort every key of every nav dict)
+    return Response(json.dumps({**body, "results": results}, ensure_ascii=False, separators=(",", ":")),
+                    mimetype="application/json")
 
 
 # ---------------------------------------------------------------------------------------------------------------
