@@ -159,7 +159,69 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("-o", "--output", help="GeoJSON 输出 / write the chosen booths as GeoJSON")
     site.add_argument("--json", action="store_true", help="以 JSON 输出 / print the answer as JSON")
     site.set_defaults(handler=_site)
+
+    user = commands.add_parser("user", help="编辑账号 / editing accounts")
+    user_commands = user.add_subparsers(title="命令 / commands", required=True, metavar="COMMAND")
+    user_add = user_commands.add_parser("add", help="新建账号 / add an account (asks for the password)")
+    user_add.add_argument("username", help="用户名 / user name")
+    user_add.add_argument("--role", choices=("editor", "admin"), default="editor", help="角色 / role")
+    user_add.add_argument("--district", default="", help="编辑限于此区 / editor limited to this district, e.g. 顺义区")
+    user_add.add_argument("--subdistrict", default="", help="编辑限于此街道 / limited to this subdistrict (code)")
+    user_add.add_argument("--password-stdin", action="store_true", help="从标准输入读密码 / password from stdin")
+    user_add.set_defaults(handler=_user_add)
+    user_list = user_commands.add_parser("list", help="列出账号 / list accounts")
+    user_list.set_defaults(handler=_user_list)
+
+    token = commands.add_parser("token", help="脚本用的 API 令牌 / API tokens for scripts")
+    token_commands = token.add_subparsers(title="命令 / commands", required=True, metavar="COMMAND")
+    token_create = token_commands.add_parser("create", help="新建令牌（只显示一次）/ make a token (shown once)")
+    token_create.add_argument("username", help="用户名 / whose token")
+    token_create.add_argument("--name", default="", help="用途 / what it is for")
+    token_create.set_defaults(handler=_token_create)
+    token_revoke = token_commands.add_parser("revoke", help="吊销该用户全部令牌 / revoke all of a user's tokens")
+    token_revoke.add_argument("username", help="用户名 / whose tokens")
+    token_revoke.set_defaults(handler=_token_revoke)
     return parser
+
+
+def _records(settings: dict[str, object]):  # noqa: ANN202 - locator.store.records.Records
+    from locator.store.records import open_records
+
+    return open_records(str(settings["STORE"]))
+
+
+def _user_add(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    import getpass
+
+    from locator.web.auth import hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("密码 / password: ")
+        if getpass.getpass("再输一次 / again: ") != password:
+            print("两次密码不同 / the passwords differ", file=sys.stderr)
+            return 2
+    user = _records(settings).add_user(args.username, hash_password(password), role=args.role,
+                                       district=args.district, subdistrict=args.subdistrict)
+    print(f"{user.username}: {user.role} {user.district} {user.subdistrict}".rstrip())
+    return 0
+
+
+def _user_list(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    for user in _records(settings).users():
+        print(f"{user.username}\t{user.role}\t{user.district}\t{user.subdistrict}")
+    return 0
+
+
+def _token_create(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    print(_records(settings).create_token(args.username, name=args.name))
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace, settings: dict[str, object]) -> int:
+    print(f"revoked {_records(settings).revoke_tokens(args.username)}")
+    return 0
 
 
 def _store(settings: dict[str, object]):  # noqa: ANN202 - a Store

@@ -247,8 +247,8 @@ class Records:
         if kind not in REPORT_KINDS:
             raise InvalidParameter(f"kind must be one of {', '.join(REPORT_KINDS)}", param="kind",
                                    valid=list(REPORT_KINDS))
-        row = self._one("INSERT INTO locator_reports (station_id, kind, note, created_at, client) VALUES (?, ?, ?, ?, ?) "
-                        "RETURNING id", (station_id, kind, note, now_iso(), client))
+        row = self._one("INSERT INTO locator_reports (station_id, kind, note, created_at, client) "
+                        "VALUES (?, ?, ?, ?, ?) RETURNING id", (station_id, kind, note, now_iso(), client))
         return int(row[0])  # type: ignore[index]
 
     def reports(self, *, status: str | None = "open", station_ids: list[str] | None = None,

@@ -57,8 +57,9 @@ def parse_limit(value: object) -> tuple[int, float]:
 class RateLimiter:
     """Fixed-window counters: in Redis when it answers, in this process otherwise."""
 
-    def __init__(self, redis_url: str = "") -> None:
+    def __init__(self, redis_url: str = "", *, namespace: str = "") -> None:
         self.redis_url = redis_url
+        self.namespace = namespace
         self._redis = None
         self._redis_down_until = 0.0
         self._local: dict[tuple[str, int], int] = {}
@@ -82,7 +83,7 @@ class RateLimiter:
                 import redis
 
                 self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.25, socket_timeout=0.25)
-            name = f"locator:rl:{key}:{window}"
+            name = f"locator:rl:{self.namespace}:{key}:{window}"
             pipe = self._redis.pipeline()
             pipe.incr(name)
             pipe.expire(name, int(window_s) + 1)
@@ -112,8 +113,15 @@ def limiter(app: Flask | None = None) -> RateLimiter:
     if found is None:
         # Tests count in their own process: a shared Redis would carry counts from one test (or run) to the next.
         url = "" if app.testing else str(app.config.get("REDIS_URL") or "")
-        found = app.extensions["locator_limiter"] = RateLimiter(url)
+        found = app.extensions["locator_limiter"] = RateLimiter(url, namespace=_namespace(str(app.config["STORE"])))
     return found  # type: ignore[no-any-return]
+
+
+def _namespace(store: str) -> str:
+    """Services on one Redis keep separate counts: one namespace per store."""
+    import hashlib
+
+    return hashlib.sha256(store.encode("utf-8")).hexdigest()[:12]
 
 
 def client_id() -> str:
