@@ -10,7 +10,21 @@ from flask import Flask
 from locator import __version__
 from locator.config import load_settings
 from locator.store import open_store
-from locator.web import admin, api, auth, courier, coverage, edit_api, health, maps, ops, problems, security, siting
+from locator.web import (
+    admin,
+    api,
+    auth,
+    courier,
+    coverage,
+    edit_api,
+    health,
+    maps,
+    ops,
+    problems,
+    reports,
+    security,
+    siting,
+)
 from locator.web.state import DataState
 
 
@@ -32,7 +46,8 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     ops.register(app)
     security.register(app)
     auth.register(app, secret_given=bool(settings["SECRET_KEY"]))
-    for blueprint in (health.bp, api.bp, courier.bp, coverage.bp, maps.bp, siting.bp, admin.bp, edit_api.bp):
+    for blueprint in (health.bp, api.bp, courier.bp, coverage.bp, maps.bp, siting.bp, admin.bp, edit_api.bp,
+                      reports.bp):
         app.register_blueprint(blueprint)
     return app
 

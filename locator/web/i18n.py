@@ -80,6 +80,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dir_n": ("北", "N"), "dir_ne": ("东北", "NE"), "dir_e": ("东", "E"), "dir_se": ("东南", "SE"),
     "dir_s": ("南", "S"), "dir_sw": ("西南", "SW"), "dir_w": ("西", "W"), "dir_nw": ("西北", "NW"),
     "page_error": ("页面出错", "Something went wrong"),
+    "report_problem": ("报告问题", "Report a problem"),
 }
 
 

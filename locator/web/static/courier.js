@@ -446,6 +446,8 @@
       }}));
     });
     if (buttons.children.length) item.appendChild(buttons);
+    if (station.id) item.appendChild(el("a", {className: "report-link", text: S.report_problem || "报告问题", attrs: {
+      href: "/report/" + encodeURIComponent(String(station.id)) + "?lang=" + LANG}}));
     return item;
   }
 
