@@ -17,7 +17,8 @@ def admin_app(tmp_path):
     from locator.store import GeoPackageStore
     from locator.web import auth, create_app
 
-    booths = [{"id": "b1", "address": "亮马桥路", "district": "朝阳区", "status": "candidate", "geometry": at(100, 100)}]
+    booths = [{"id": "b1", "address": "亮马桥路", "district": "朝阳区", "status": "candidate",
+               "geometry": at(100, 100)}]
     path = tmp_path / "admin.gpkg"
     GeoPackageStore(path).write({"stations": frame(station_rows()), "booths": frame(booths)})
     app = create_app({"STORE": str(path), "TESTING": True, "TILES": "none", "RATE_LIMIT": "0"})
@@ -112,7 +113,8 @@ def test_edit_save_and_stale_form(admin_app):
     assert stale.status_code == 409 and "已被他人修改" in page and "二号改的" in page
     assert admin_app.test_client().get("/api/v1/stations/s1").get_json()["item"]["name"] == "二号改的"
     # with the version the refusal showed, the save goes through
-    again = one.post("/admin/stations/s1", data={"name": "一号改的", "version": version(page), "csrf_token": csrf(page)})
+    again = one.post("/admin/stations/s1",
+                     data={"name": "一号改的", "version": version(page), "csrf_token": csrf(page)})
     assert again.status_code == 302
     assert admin_app.test_client().get("/api/v1/stations/s1").get_json()["item"]["name"] == "一号改的"
 
