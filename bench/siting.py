@@ -130,7 +130,8 @@ def _spopt_child(graph, cands, demand, queue) -> None:  # noqa: ANN001
     model.solve(pulp.PULP_CBC_CMD(msg=False))
     chosen = sorted(int(i) for i, var in enumerate(model.fac_vars) if var.value() and var.value() > 0.5)
     covered = (cost[:, chosen] <= THRESHOLD_M).any(axis=1) if chosen else np.zeros(len(cost), dtype=bool)
-    queue.put(("solved", time.perf_counter() - started, float(weights[covered].sum()), chosen))
+    status = pulp.LpStatus[model.problem.status]
+    queue.put(("solved", time.perf_counter() - started, float(weights[covered].sum()), chosen, status))
 
 
 def solve_spopt(graph, cands, demand, *, timeout_s: float) -> dict:  # noqa: ANN001
@@ -150,13 +151,14 @@ def solve_spopt(graph, cands, demand, *, timeout_s: float) -> dict:  # noqa: ANN
             continue
         reached["stage"], reached[f"{msg[0]}_s"] = msg[0], msg[1]
         if msg[0] == "solved":
-            reached["objective"], reached["chosen"] = msg[2], msg[3]
+            reached["objective"], reached["chosen"], reached["cbc_status"] = msg[2], msg[3], msg[4]
             break
     reached["total_s"] = time.perf_counter() - started
     if child.is_alive():
         child.kill()
         child.join()
-        reached["stage"] += f" (timed out after {timeout_s:.0f} s)"
+        if reached["stage"] != "solved":
+            reached["stage"] += f" (timed out after {timeout_s:.0f} s)"
     return reached
 
 
