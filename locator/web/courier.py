@@ -105,7 +105,7 @@ def page() -> ResponseReturnValue:
     switch_args = {k: v for k, v in request.args.items() if k != "lang"} | {"lang": other}
     html = render_template(
         "courier.html", lang=lang, html_lang=i18n.html_lang(lang), t=lambda key: i18n.t(key, lang),
-        config=config, switch_href=url_for("courier.page", **switch_args), other_lang=other,
+        page_config=config, switch_href=url_for("courier.page", **switch_args), other_lang=other,
         amenities=config["amenities"],
     )
     response = Response(html, mimetype="text/html")

@@ -308,7 +308,7 @@ def planner() -> ResponseReturnValue:
     return _page("planner.html", lang=lang, parts=assets.page_parts(m), rows=rows, threshold_m=threshold_m,
                  at=at.strftime("%H:%M") if at else "", csv_href=url_for("maps.planner_csv", **csv_args),
                  switch_href=_switch_href("maps.planner", lang), other_lang=i18n.other_language(lang),
-                 config={"lang": lang, "map": m.get_name(), "crs": system,
+                 page_config={"lang": lang, "map": m.get_name(), "crs": system,
                          "siting": request.script_root + "/api/v1/siting",
                          "strings": {k: _t(k, lang) for k in PAGE_STRINGS if k.startswith("siting")}})
 
@@ -369,4 +369,4 @@ def embed_builder() -> ResponseReturnValue:
     amenities = [{"key": a.key, "label": a.en if lang == "en" else a.zh} for a in AMENITIES]
     return _page("embed_builder.html", lang=lang, layers=LAYERS, amenities=amenities,
                  embed_url=url_for("maps.embed", _external=True), switch_href=_switch_href("maps.embed_builder", lang),
-                 other_lang=i18n.other_language(lang), config={"lang": lang, "embed": url_for("maps.embed")})
+                 other_lang=i18n.other_language(lang), page_config={"lang": lang, "embed": url_for("maps.embed")})
