@@ -74,7 +74,6 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     user = auth.current_user()
     response = Response(render_template(template, t=tr, user=user, html_lang=i18n.html_lang(lang()), lang=lang(),
                                         other_lang=i18n.other_language(lang()), layers=edit_api.EDIT_LAYERS,
-                                        config=None,  # base.html would otherwise dump Flask's app config
                                         **context), status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -89,7 +89,6 @@ def page(station_id: str) -> ResponseReturnValue:
             state, status = "choose_kind", 400
     response = Response(render_template(
         "report.html", station=station, state=state, kinds=REPORT_KINDS, lang=lang, html_lang=i18n.html_lang(lang),
-        config=None,  # base.html would otherwise dump Flask's app config into the page
         t=lambda key: TEXT[key][1 if lang == "en" else 0]), status=status, mimetype="text/html")
     if status == 429:
         response.headers["Retry-After"] = retry

@@ -43,9 +43,30 @@ def _add_frame_rule(response: Response, rule: str) -> None:
     response.headers["Content-Security-Policy"] = f"{existing}; {rule}" if existing else rule
 
 
+# Folium writes each map as an inline <script>; only these pages may run inline script. Every other page keeps
+# its code in files and its settings in a JSON block (base.html), so it runs under script-src 'self'.
+INLINE_SCRIPT_ENDPOINTS = frozenset({"maps.full_map", "maps.planner", "maps.embed"})
+
+
+def content_policy(endpoint: str | None) -> str:
+    """The Content-Security-Policy (without frame-ancestors, added below): our own origin for everything,
+    map tiles (https images) and data: icons, inline styles (Leaflet and folium set them)."""
+    script = "'self' 'unsafe-inline'" if endpoint in INLINE_SCRIPT_ENDPOINTS else "'self'"
+    return (f"default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob: https:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+            "base-uri 'self'; form-action 'self'")
+
+
+def _other_headers(response: Response) -> None:
+    response.headers.setdefault("Content-Security-Policy", content_policy(request.endpoint))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+
+
 def register(app: Flask) -> None:
     @app.after_request
     def framing_headers(response: Response) -> Response:
+        _other_headers(response)
         if request.endpoint in FRAMEABLE_ENDPOINTS:
             _add_frame_rule(response, f"frame-ancestors {frame_ancestors(current_app.config.get('FRAME_ANCESTORS'))}")
         else:
