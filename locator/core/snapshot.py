@@ -15,7 +15,6 @@ from typing import Any
 
 import geopandas as gpd
 
-
 Builder = Callable[["Snapshot"], Any]
 
 # Builders run when a snapshot loads (so no request pays for them); registered by core modules.
@@ -38,7 +37,8 @@ class Snapshot:
     layers: Mapping[str, gpd.GeoDataFrame]
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Re-entrant: a builder may itself ask for another derived structure (siting needs the graph).
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         return self.layers[name]
