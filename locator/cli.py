@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     layers = sorted(LAYERS)
     imp = commands.add_parser(
-        "import", help="导入图层 / import a layer from CSV, XLSX, GeoJSON, GeoPackage or Shapefile",
+        "import", help="导入图层 / import a layer from CSV, XLSX, GeoJSON, GeoPackage, Shapefile or OSM .osm/.pbf",
         description="导入文件到图层。坐标系必须说明（--crs），不作猜测。 / Import a file into a layer. "
                     "The coordinate system must be stated (--crs) unless the file itself says; nothing is guessed.",
     )

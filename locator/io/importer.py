@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from locator import crs, model
 from locator.errors import ImportFailed, LocatorError
-from locator.io import columns, duplicates, readers
+from locator.io import columns, duplicates, osm, readers
 from locator.io.places import Places, place_rows
 from locator.io.report import Entry, ImportReport
 from locator.io.values import Caches, field_values
@@ -79,6 +79,9 @@ def import_file(store, layer: str, path: str | Path, *, system: str | None = Non
     readers.file_format(path)
     stated = crs.parse_coord_system(system, param="crs") if system is not None else None
     src = readers.read_source(path, layer=layer)
+    if src.format == "osm":  # OpenStreetMap is WGS-84 by definition: the file states its system
+        stated = osm.stated_system(stated, file=path.name)
+        source = source or "osm"
     src.frame.columns = [str(c) for c in src.frame.columns]
     match = columns.recognise(list(src.frame.columns), layer=layer, mapping=mapping)
     keep = _non_empty(src.frame)
@@ -94,6 +97,8 @@ def import_file(store, layer: str, path: str | Path, *, system: str | None = Non
         places = place_rows(cells, geometry, src, match, stated=stated, numbers=numbers, area=service_area,
                             file=path.name, work_crs=store.work_crs)
         report.system, report.system_source = places.system, places.system_source
+        if src.format == "osm" and system is None:
+            report.system_source = "file (OpenStreetMap: WGS-84)"
         entries = list(places.rejections)
         prepared = _prepare(cells, numbers, places, match, layer, source or "import", report, bar)
         bar.set_postfix_str("validating")

@@ -20,13 +20,14 @@ import pyogrio
 from pyproj import CRS
 
 from locator.errors import ImportFailed, InvalidParameter
+from locator.io import osm
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip")
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
            ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".shp": "shapefile",
-           ".zip": "shapefile"}
+           ".zip": "shapefile", ".osm": "osm", ".pbf": "osm"}
 _DELIMITERS = (",", "\t", ";", "|")
 
 
@@ -59,6 +60,8 @@ class Source:
 def file_format(path: Path) -> str:
     """The format named by a file's suffix; ``InvalidParameter`` for one we do not read."""
     suffix = path.suffix.lower()
+    if osm.is_osm_file(path):  # .osm, .osm.pbf, .pbf, .osm.gz, .osm.bz2
+        return "osm"
     if suffix == ".xls":
         msg = f"{path.name}: old .xls workbooks are not read; save it as .xlsx or .csv"
         raise InvalidParameter(msg, param="path")
@@ -80,6 +83,8 @@ def read_source(path: str | Path, *, layer: str) -> Source:
         return Source(read_csv_text(text, tab=path.suffix.lower() == ".tsv"), None, None, fmt, encoding)
     if fmt == "xlsx":
         return _read_excel(path, layer=layer)
+    if fmt == "osm":
+        return _read_osm(path, layer=layer)
     return _read_vector(path, fmt, layer=layer)
 
 
@@ -161,6 +166,18 @@ def _read_vector(path: Path, fmt: str, *, layer: str) -> Source:
         geometry, cells, declared = None, pd.DataFrame(frame).reset_index(drop=True), None
     cells = cells.astype(object).where(cells.notna(), "")
     return Source(cells, geometry, declared, fmt, None, sublayer)
+
+
+def _read_osm(path: Path, *, layer: str) -> Source:
+    """OpenStreetMap streets by ``locator.io.osm``'s rules; WGS-84 by definition (the importer states it)."""
+    if layer != "streets":
+        msg = f"{path.name} is an OpenStreetMap file: it can be imported into the streets layer only"
+        raise InvalidParameter(msg, param="layer")
+    streets = osm.read_osm_streets(path)
+    frame = streets.frame
+    cells = pd.DataFrame(frame.drop(columns=[frame.geometry.name, "source"])).astype(object)
+    return Source(cells, frame.geometry.reset_index(drop=True), CRS.from_user_input(osm.WGS84), "osm", None,
+                  None)
 
 
 def _drop_blank(frame: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,8 @@ import pytest
 
 from locator.cli import main
 from locator.errors import InvalidParameter, NetworkUnavailable
-from locator.io.fetch import area_km2, download_osm, overpass_query, parse_bbox
+from locator.io.fetch import area_km2, download_osm, fetch_streets, overpass_query, parse_bbox
+from locator.store import GeoPackageStore
 
 BBOX = (116.39, 39.90, 116.41, 39.92)  # about 1.7 km x 2.2 km around Tiananmen
 OSM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -180,6 +181,34 @@ def test_box_parsing_and_area():
     # 0.02 degrees of longitude at 39.91 N is 1.71 km, 0.02 of latitude 2.22 km.
     assert area_km2(BBOX) == pytest.approx(1.707 * 2.221, rel=0.01)
     assert parse_bbox("116.2,39.8,116.6,40.1")  # inside the 5th ring road: allowed
+
+
+def test_fetch_and_import(overpass: Fixture, tmp_path: Path):
+    store = GeoPackageStore(tmp_path / "store.gpkg")
+    result = fetch_streets(store, BBOX, path=tmp_path / "area.osm", url=overpass.url, timeout_s=5)
+    assert result.download.path.exists()
+    report = result.report
+    assert report.written and report.rows_imported == 2
+    streets = store.read("streets").set_index("id")
+    assert sorted(streets.index) == ["osm-w7001", "osm-w7002"]
+    assert streets.loc["osm-w7001", "name"] == "长安街"
+    assert bool(streets.loc["osm-w7002", "oneway"]) is True
+    assert set(streets["source"]) == {"osm"}
+    # Fetching again replaces the same ways (stable ids), it does not add copies.
+    fetch_streets(store, BBOX, path=tmp_path / "area.osm", url=overpass.url, timeout_s=5)
+    assert len(store.read("streets")) == 2
+
+
+def test_cli_fetch_streets_and_import(overpass: Fixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setenv("LOCATOR_OSM_URL", overpass.url)
+    store = tmp_path / "store.gpkg"
+    target = tmp_path / "area.osm"
+    code = main(["--store", str(store), "fetch-streets", "--bbox", "116.39,39.90,116.41,39.92", "-o", str(target),
+                 "--import"])
+    assert code == 0, capsys.readouterr().err
+    assert target.read_bytes() == OSM
+    assert len(GeoPackageStore(store).read("streets")) == 2
 
 
 def test_cli_fetch_streets_without_network(refused_url: str, tmp_path: Path,

@@ -221,3 +221,71 @@ def test_frame_fits_the_streets_layer(osm_file: Path):
     conformed = model.conform("streets", frame)
     assert model.validate("streets", conformed) == []
     assert isinstance(conformed, gpd.GeoDataFrame)
+
+
+# --- Through the importer: `locator import streets FILE` ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["osm", "pbf"])
+def test_import_osm_and_pbf_into_the_streets_layer(store, osm_file: Path, tmp_path: Path, kind: str):
+    from locator.io.importer import import_file
+
+    path = osm_file if kind == "osm" else to_pbf(osm_file, tmp_path / "beijing-centre.osm.pbf")
+    report = import_file(store, "streets", path)  # no --crs: OpenStreetMap is WGS-84
+    assert report.format == "osm" and report.system == "wgs84" and "OpenStreetMap" in report.system_source
+    assert report.written and report.rows_imported == 7 and not report.problems
+    streets = store.read("streets").set_index("id")
+    assert sorted(streets.index) == ["osm-w101", "osm-w102", "osm-w103", "osm-w108", "osm-w109", "osm-w114",
+                                     "osm-w115"]
+    assert streets.loc["osm-w108", "access"] == "foot" and streets.loc["osm-w109", "access"] == "bicycle"
+    assert bool(streets.loc["osm-w103", "oneway"]) and set(streets["source"]) == {"osm"}
+    assert str(streets.crs) == "EPSG:32650"
+    # Way 103 was drawn 4 -> 5 with oneway=-1: stored 5 -> 4 (west-bound), x decreasing in the work CRS.
+    xs = shapely.get_coordinates(streets.loc["osm-w103", "geometry"])[:, 0]
+    assert xs[0] > xs[-1]
+    again = import_file(store, "streets", path, source="osm-2025")
+    assert again.written and len(store.read("streets")) == 7  # same ids: replaced, not added
+    assert set(store.read("streets")["source"]) == {"osm-2025"}
+
+
+def test_import_osm_refuses_a_crs_other_than_wgs84(store, osm_file: Path):
+    from locator.io.importer import import_file
+
+    with pytest.raises(InvalidParameter, match="always WGS-84") as caught:
+        import_file(store, "streets", osm_file, system="gcj02")
+    assert caught.value.param == "crs"
+    assert import_file(store, "streets", osm_file, system="wgs84", dry_run=True).rows_imported == 7
+
+
+def test_import_osm_into_another_layer_is_refused(store, osm_file: Path):
+    from locator.io.importer import import_file
+
+    with pytest.raises(InvalidParameter, match="streets layer only"):
+        import_file(store, "stations", osm_file)
+
+
+def test_cli_import_streets_from_pbf(tmp_path: Path, osm_file: Path, capsys: pytest.CaptureFixture[str]):
+    from locator.cli import main
+
+    pbf = to_pbf(osm_file, tmp_path / "extract.osm.pbf")
+    store = tmp_path / "cli.gpkg"
+    assert main(["--store", str(store), "import", "streets", str(pbf)]) == 0, capsys.readouterr().err
+    assert "osm" in capsys.readouterr().out
+    from locator.store import GeoPackageStore
+
+    assert len(GeoPackageStore(store).read("streets")) == 7
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".shp"])
+def test_streets_from_geojson_geopackage_and_shapefile(store, osm_file: Path, tmp_path: Path, suffix: str):
+    """The generic importer takes streets from vector files; their system is stated, as for any vector file."""
+    from locator.io.importer import import_file
+
+    frame = read_osm_streets(osm_file).frame
+    path = tmp_path / f"streets{suffix}"
+    frame.to_file(path)
+    report = import_file(store, "streets", path, system="wgs84")
+    assert report.written and report.rows_imported == 7, report.to_text(lang="en")
+    stored = store.read("streets").set_index("id")
+    assert stored.loc["osm-w101", "name"] == "东长安街(中)" and stored.loc["osm-w101", "highway"] == "primary"
+    assert bool(stored.loc["osm-w102", "oneway"]) and stored.loc["osm-w109", "access"] == "bicycle"
