@@ -44,6 +44,13 @@ class OutsideServiceArea(LocatorError):
     status, slug, title = 422, "outside-service-area", "Outside the service area"
 
 
+class NotRoutable(LocatorError):
+    """A question about travel along the streets that the street network can't answer (no streets, or the
+    point too far from any)."""
+
+    status, slug, title = 422, "not-routable", "Not routable on the street network"
+
+
 class NotFound(LocatorError):
     status, slug, title = 404, "not-found", "Not found"
 

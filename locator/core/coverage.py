@@ -137,23 +137,32 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
 
 
 def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[str, np.ndarray]:
+    from locator.core import shortest
+
     routing = graph.routing(prof)
     labels = nearest_two(graph, routing, snapped)
     u, v, half = graph.seg_u, graph.seg_v, graph.seg_length_m / 2
     fwd, bwd = routing.seg_fwd_s / 2, routing.seg_bwd_s / 2
     # candidates, one per column: leave forward through v (nearest, second), backward through u, or reach a
     # station on the segment itself (best two)
-    secs = [fwd + labels.seconds[v], fwd + labels.second_seconds[v],
-            bwd + labels.seconds[u], bwd + labels.second_seconds[u]]
-    metres = [half + labels.metres[v], half + labels.second_metres[v],
-              half + labels.metres[u], half + labels.second_metres[u]]
-    src = [labels.source[v], labels.second_source[v], labels.source[u], labels.second_source[u]]
     secs_d, metres_d, src_d = _on_segment(graph, routing, snapped)
-    return _best_two(np.column_stack(secs + secs_d), np.column_stack(metres + metres_d),
-                     np.column_stack(src + src_d))
+    n = graph.n_segments
+    secs, metres, src = np.empty((n, 6)), np.empty((n, 6)), np.empty((n, 6), dtype=np.int64)
+    for col, (end, part) in enumerate([(v, fwd), (u, bwd)]):
+        secs[:, 2 * col] = part + labels.seconds[end]
+        secs[:, 2 * col + 1] = part + labels.second_seconds[end]
+        metres[:, 2 * col] = half + labels.metres[end]
+        metres[:, 2 * col + 1] = half + labels.second_metres[end]
+        src[:, 2 * col] = labels.source[end]
+        src[:, 2 * col + 1] = labels.second_source[end]
+    for col in (0, 1):
+        secs[:, 4 + col], metres[:, 4 + col], src[:, 4 + col] = secs_d[col], metres_d[col], src_d[col]
+    d1, m1, s1, d2, m2, s2 = shortest.best_two(secs, metres, src)
+    return {"time_min": d1 / 60.0, "distance_m": m1, "station": s1,
+            "second_time_min": d2 / 60.0, "second_distance_m": m2, "second_station": s2}
 
 
-def _on_segment(graph: StreetGraph, routing, snapped: Snapped) -> tuple[list, list, list]:
+def _on_segment(graph: StreetGraph, routing, snapped: Snapped) -> tuple[list, list, list]:  # noqa: ANN001
     """The two best stations reached along the segment itself, from its midpoint."""
     n = graph.n_segments
     secs = [np.full(n, np.inf), np.full(n, np.inf)]
@@ -174,23 +183,6 @@ def _on_segment(graph: StreetGraph, routing, snapped: Snapped) -> tuple[list, li
         pick = rank == r
         secs[r][seg[pick]], metres[r][seg[pick]], src[r][seg[pick]] = s[pick], m[pick], who[pick]
     return secs, metres, src
-
-
-def _best_two(secs: np.ndarray, metres: np.ndarray, src: np.ndarray) -> dict[str, np.ndarray]:
-    rows = np.arange(len(secs))
-    secs = np.where(src >= 0, secs, np.inf)
-    first = np.argmin(secs, axis=1)
-    best_src = src[rows, first]
-    other = np.where((src != best_src[:, None]) & (src >= 0), secs, np.inf)
-    second = np.argmin(other, axis=1)
-    d1, d2 = secs[rows, first], other[rows, second]
-    return {
-        "time_min": d1 / 60.0, "distance_m": np.where(np.isfinite(d1), metres[rows, first], np.inf),
-        "station": np.where(np.isfinite(d1), best_src, -1),
-        "second_time_min": d2 / 60.0,
-        "second_distance_m": np.where(np.isfinite(d2), metres[rows, second], np.inf),
-        "second_station": np.where(np.isfinite(d2), src[rows, second], -1),
-    }
 
 
 def _straight_table(graph: StreetGraph, prof: Profile, sx: np.ndarray, sy: np.ndarray) -> dict[str, np.ndarray]:

@@ -112,6 +112,21 @@ class Routing:
     seg_fwd_s: np.ndarray  # seconds along the whole segment u -> v; inf where not allowed
     seg_bwd_s: np.ndarray  # v -> u
 
+    @cached_property
+    def kernel_fwd(self) -> tuple[np.ndarray, ...]:
+        """``fwd`` as the arrays the compiled search takes (indptr, indices, seconds, metres)."""
+        return _kernel_arrays(self.fwd, self.fwd_len_m)
+
+    @cached_property
+    def kernel_rev(self) -> tuple[np.ndarray, ...]:
+        return _kernel_arrays(self.rev, self.rev_len_m)
+
+
+def _kernel_arrays(matrix: sparse.csr_matrix, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+    # fixed dtypes: the compiled search is specialised (and cached on disk) per argument type
+    return (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32, copy=False),
+            matrix.data.astype(np.float64, copy=False), lengths.astype(np.float64, copy=False))
+
 
 @dataclass
 class StreetGraph:
@@ -181,35 +196,99 @@ class StreetGraph:
         """The nearest point on a segment the profile may use, for each point.
 
         Returns columns ``segment``, ``fraction`` (0 at ``seg_u``, 1 at ``seg_v``, by length) and ``snap_m``
-        (straight-line distance to the street); segment -1 where the graph has no usable segment.
+        (straight-line distance to the street); segment -1 where the graph has no usable segment. Of two
+        segments equally near (a point at a junction), the one listed first.
         """
-        prof = get_profile(profile)
-        points = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        out = pd.DataFrame({"segment": np.full(len(points), -1, dtype=np.int64),
-                            "fraction": np.zeros(len(points)), "snap_m": np.full(len(points), np.inf)})
-        usable, tree, lines = self._snap_index(prof)
-        if not len(usable) or not len(points):
-            return out
-        hit_point, hit_line = tree.query_nearest(points, all_matches=False)
-        seg = usable[hit_line]
-        geoms = lines[hit_line]
-        lengths = shapely.length(geoms)
-        along = shapely.line_locate_point(geoms, points[hit_point])
-        fraction = np.divide(along, lengths, out=np.zeros_like(along), where=lengths > 0)
-        out.loc[hit_point, "segment"] = seg
-        out.loc[hit_point, "fraction"] = np.clip(fraction, 0.0, 1.0)
-        out.loc[hit_point, "snap_m"] = shapely.distance(geoms, points[hit_point])
-        return out
+        x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+        segment, fraction, snap_m = self.snap_index(get_profile(profile)).nearest(x, y)
+        return pd.DataFrame({"segment": segment, "fraction": fraction, "snap_m": snap_m})
 
-    def _snap_index(self, prof: Profile) -> tuple[np.ndarray, shapely.STRtree, np.ndarray]:
-        # One tree per set of forbidden classes: a station by a motorway must snap to the side road.
+    def snap_index(self, profile: str | Profile) -> SnapIndex:
+        """The profile's snapping index, built once and kept."""
+        prof = get_profile(profile)
+        # One index per set of forbidden classes: a station by a motorway must snap to the side road.
         key = ("snap", prof.forbidden)
         with self._lock:
             if key not in self._cache:
                 usable = np.flatnonzero(~np.isin(self.seg_highway, list(prof.forbidden)))
-                lines = self.segment_geometries(usable)
-                self._cache[key] = (usable, shapely.STRtree(lines), lines)
+                self._cache[key] = SnapIndex.build(self, usable)
             return self._cache[key]
+
+
+@dataclass
+class SnapIndex:
+    """The straight pieces (consecutive shape points) of the usable segments, found by a k-d tree.
+
+    The tree holds the midpoints of *sub-pieces* no longer than ``2 * half_m``; a point's distance to a
+    piece is at least its distance to a sub-piece midpoint minus ``half_m``. So once the nearest piece among
+    a query's candidates is ``d`` away, only sub-pieces whose midpoints lie within ``d + half_m`` can beat
+    it, and the answer is exact: candidates from the ``k`` nearest midpoints, then a ball query for the few
+    points where that bound reaches past them.
+    """
+
+    piece_seg: np.ndarray
+    piece_offset_m: np.ndarray  # from the segment's start to the piece's start
+    ax: np.ndarray
+    ay: np.ndarray
+    bx: np.ndarray
+    by: np.ndarray
+    sub_piece: np.ndarray  # piece of each tree point
+    half_m: float
+    tree: object  # scipy.spatial.cKDTree
+    seg_length_m: np.ndarray
+
+    @classmethod
+    def build(cls, graph: StreetGraph, usable: np.ndarray) -> SnapIndex:
+        from scipy.spatial import cKDTree
+
+        counts = graph.seg_end[usable] - graph.seg_start[usable]  # pieces per segment
+        piece_seg = np.repeat(usable, counts)
+        first = np.repeat(graph.seg_start[usable] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        start = first + np.arange(counts.sum(), dtype=np.int64)
+        a, b = graph.coords[start], graph.coords[start + 1]
+        piece_len = np.hypot(*(b - a).T)
+        seg_first = np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        cum = np.cumsum(piece_len)
+        offset = cum - piece_len - (cum - piece_len)[seg_first] if len(cum) else cum
+        # sub-pieces about twice the typical piece: long straight roads split, short pieces left whole
+        sub_m = float(np.clip(2 * np.median(piece_len), 10.0, 200.0)) if len(piece_len) else 10.0
+        parts = np.maximum(np.ceil(piece_len / sub_m), 1).astype(np.int64)
+        sub_piece = np.repeat(np.arange(len(piece_len)), parts)
+        k = np.arange(len(sub_piece)) - np.repeat(np.cumsum(parts) - parts, parts)
+        t = (k + 0.5) / parts[sub_piece]
+        mid = a[sub_piece] + (b - a)[sub_piece] * t[:, None]
+        half_m = float(np.max(piece_len / parts / 2, initial=0.0)) * (1 + 1e-9) + 1e-9
+        tree = cKDTree(mid) if len(mid) else None
+        return cls(piece_seg, offset, a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(), sub_piece,
+                   half_m, tree, graph.seg_length_m)
+
+    def nearest(self, x: np.ndarray, y: np.ndarray, *, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segment, fraction along it and distance of the nearest usable point for each (x, y)."""
+        from locator.core import shortest
+
+        n = len(x)
+        segment, fraction, snap_m = np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, np.inf)
+        if self.tree is None or not n:
+            return segment, fraction, snap_m
+        k = min(k, len(self.sub_piece))
+        mid_d, sub = self.tree.query(np.column_stack([x, y]), k=k)
+        mid_d, sub = mid_d.reshape(n, k), sub.reshape(n, k)
+        pick, dist, t = shortest.nearest_pieces(x, y, self.sub_piece[sub], self.ax, self.ay, self.bx, self.by)
+        unsure = np.flatnonzero(mid_d[:, -1] <= dist + self.half_m) if k < len(self.sub_piece) else []
+        if len(unsure):
+            balls = self.tree.query_ball_point(np.column_stack([x[unsure], y[unsure]]), dist[unsure] + self.half_m)
+            width = max(len(b) for b in balls)
+            cand = np.full((len(unsure), width), -1, dtype=np.int64)
+            for row, ball in enumerate(balls):
+                cand[row, :len(ball)] = self.sub_piece[ball]
+            pick[unsure], dist[unsure], t[unsure] = shortest.nearest_pieces(x[unsure], y[unsure], cand, self.ax,
+                                                                            self.ay, self.bx, self.by)
+        seg = self.piece_seg[pick]
+        piece_len = np.hypot(self.bx[pick] - self.ax[pick], self.by[pick] - self.ay[pick])
+        length = self.seg_length_m[seg]
+        along_m = self.piece_offset_m[pick] + t * piece_len
+        frac = np.divide(along_m, length, out=np.zeros_like(along_m), where=length > 0)
+        return seg, np.clip(frac, 0.0, 1.0), dist
 
 
 def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
@@ -232,7 +311,9 @@ def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
     n = graph.n_nodes
     fwd, fwd_len = csr_from_edges(a, b, t, length, n)
     rev, rev_len = csr_from_edges(b, a, t, length, n)
-    return Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s)
+    routing = Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s)
+    routing.kernel_fwd, routing.kernel_rev  # noqa: B018 - built now, with the graph, not by the first search
+    return routing
 
 
 def csr_from_edges(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, length: np.ndarray, n: int,
@@ -324,6 +405,9 @@ def _vertex_ids(coords: np.ndarray) -> np.ndarray:
 
 @register_builder("street_graph")
 def _street_graph(snapshot: Snapshot) -> StreetGraph:
+    from locator.core import shortest
+
+    shortest.warm()  # compile (or load) the search now, as the data loads, not in the first request
     return build_street_graph(snapshot.layer("streets"))
 
 
@@ -399,59 +483,6 @@ class NodeLabels:
     second_source: np.ndarray
 
 
-def _with_rows(matrix: sparse.csr_matrix, lengths: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-               weights: np.ndarray, row_lengths: np.ndarray, extra: int) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """``matrix`` grown by ``extra`` nodes whose outgoing edges are (rows, cols); the old rows are reused as
-    they are, so this costs one copy of the arrays rather than a re-sort of every edge."""
-    n = matrix.shape[0]
-    add, add_len = csr_from_edges(rows, cols, weights, row_lengths, extra)
-    indptr = np.concatenate([matrix.indptr.astype(np.int64), matrix.indptr[-1] + add.indptr[1:].astype(np.int64)])
-    grown = sparse.csr_matrix((np.concatenate([matrix.data, add.data]),
-                               np.concatenate([matrix.indices, add.indices]).astype(np.int32), indptr),
-                              shape=(n + extra, n + extra))
-    return grown, np.concatenate([lengths, add_len])
-
-
-def _edge_rows(matrix: sparse.csr_matrix) -> np.ndarray:
-    return np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-
-
-def _pred_edge(matrix: sparse.csr_matrix, pred: np.ndarray) -> np.ndarray:
-    """Index of the edge pred[i] -> i for every i with a predecessor (-1 elsewhere); CSR columns are sorted."""
-    n = matrix.shape[0]
-    keys = _edge_rows(matrix) * n + matrix.indices
-    has = pred >= 0
-    out = np.full(len(pred), -1, dtype=np.int64)
-    out[has] = np.searchsorted(keys, pred[has].astype(np.int64) * n + np.flatnonzero(has))
-    return out
-
-
-def _tree_sums(parent: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of ``value`` from each node up to its root, and the root, by pointer doubling.
-
-    ``parent[root] == root`` and ``value`` is the edge to the parent (0 at roots). log2(depth) vectorised
-    steps instead of a Python walk down the shortest-path tree.
-    """
-    acc = value.astype(float).copy()
-    p = parent.astype(np.int64).copy()
-    while True:
-        pp = p[p]
-        if np.array_equal(pp, p):
-            return acc, p
-        acc += acc[p]
-        p = pp
-
-
-def _lengths_along(matrix: sparse.csr_matrix, edge_len: np.ndarray, pred: np.ndarray, root_len: np.ndarray,
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    n = len(pred)
-    edge = _pred_edge(matrix, pred)
-    parent = np.where(pred >= 0, pred, np.arange(n))
-    value = np.where(edge >= 0, edge_len[np.maximum(edge, 0)], 0.0)
-    acc, root = _tree_sums(parent, value)
-    return acc + root_len[root], root
-
-
 def along(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     """``fraction * seconds`` of a segment, where no distance is no time even on a way one may not take."""
     with np.errstate(invalid="ignore"):
@@ -463,7 +494,8 @@ def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, firs
     """Edges joining snapped points (node ids first_id, first_id+1, ...) to their segment's ends.
 
     ``towards``: edges of the reversed graph (a search from the points gives times *to* them); otherwise of
-    the forward graph (times *from* them). The reach to the street is walked.
+    the forward graph (times *from* them). The reach to the street is walked. Returns the point (minus
+    ``first_id``), the node, seconds and metres of each edge.
     """
     ok = snapped.segment >= 0
     ids = first_id + np.flatnonzero(ok)
@@ -482,70 +514,25 @@ def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, firs
     return rows[keep] - first_id, cols[keep], secs[keep], metres[keep]
 
 
+def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: bool, limit_s: float = np.inf,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best two labels from distinct points at every node (see :func:`locator.core.shortest.two_label_search`)."""
+    from locator.core import shortest
+
+    src, node, secs, metres = source_edges(graph, routing, points, first_id=0, towards=towards)
+    indptr, indices, weight, length = routing.kernel_rev if towards else routing.kernel_fwd
+    return shortest.two_label_search(indptr, indices, weight, length, node.astype(np.int64), src.astype(np.int64),
+                                     secs.astype(float), metres.astype(float), graph.n_nodes, float(limit_s))
+
+
 def nearest_two(graph: StreetGraph, routing: Routing, sources: Snapped) -> NodeLabels:
     """Every node's quickest way to its nearest source and to its nearest *distinct* other source.
 
-    Two multi-source searches in scipy's C Dijkstra, not one search per node or per source:
-
-    1. from all sources at once over the reversed graph (``min_only``): time, source and tree of the nearest;
-    2. the second label solves a shortest-path problem of its own. With ``s1(x)`` the nearest source of x,
-       the second-best time at node v is the least of ``d1(u) + w(v->u)`` over edges leaving v's cell
-       (``s1(u) != s1(v)``) and ``d2(u) + w(v->u)`` over edges inside it: the last edge of the best path
-       from any other source either crosses into v's cell or stays in it. So a single search from one
-       super-source, joined to every node by its best crossing edge and using only edges within cells,
-       gives d2 everywhere (checked against a two-label heapq Dijkstra in the tests).
+    One compiled multi-source search over the reversed graph in which each node keeps its best labels
+    from two different sources (checked against a two-label heapq Dijkstra in the tests).
     """
-    from scipy.sparse.csgraph import dijkstra
-
-    n, k = graph.n_nodes, len(sources.segment)
-    rows, cols, secs, metres = source_edges(graph, routing, sources, first_id=n, towards=True)
-    rev, rev_len = _with_rows(routing.rev, routing.rev_len_m, rows, cols, secs, metres, k)
-    total = n + k
-    if not len(rows):
-        inf, none = np.full(n, np.inf), np.full(n, -1)
-        return NodeLabels(inf, inf.copy(), none, inf.copy(), inf.copy(), none.copy())
-    d1, pred1, src1 = dijkstra(rev, directed=True, indices=np.arange(n, total), return_predecessors=True,
-                               min_only=True)
-    len1, _ = _lengths_along(rev, rev_len, pred1, np.zeros(total))
-    cell = np.where(np.isfinite(d1), src1, -1).astype(np.int64)
-
-    # second search: edges inside cells, plus a super-source joined to each node by its best crossing edge
-    erow, ecol = _edge_rows(rev), rev.indices.astype(np.int64)
-    same = (cell[erow] == cell[ecol]) & (cell[erow] >= 0)
-    cross = (cell[erow] != cell[ecol]) & (cell[erow] >= 0)
-    cross_edge = np.flatnonzero(cross)
-    cand = d1[erow[cross_edge]] + rev.data[cross_edge]
-    init = np.full(total, np.inf)
-    np.minimum.at(init, ecol[cross_edge], cand)
-    best = cand <= init[ecol[cross_edge]]
-    chosen = np.full(total, -1, dtype=np.int64)  # the crossing edge each node's second label starts with
-    chosen[ecol[cross_edge[best]]] = cross_edge[best]
-    winner = np.where(chosen >= 0, erow[np.maximum(chosen, 0)], -1)
-    init_len = np.where(chosen >= 0, len1[np.maximum(winner, 0)] + rev_len[np.maximum(chosen, 0)], np.inf)
-    inner, inner_len = _keep_edges(rev, rev_len, same)
-    reached = np.flatnonzero(np.isfinite(init))
-    super_rows = np.zeros(len(reached), dtype=np.int64)
-    graph2, len2_edges = _with_rows(inner, inner_len, super_rows, reached, init[reached], init_len[reached], 1)
-    d2, pred2 = dijkstra(graph2, directed=True, indices=total, return_predecessors=True)
-    pred2 = np.where(pred2 == total, -9999, pred2)  # children of the super-source are roots
-    len2, root2 = _lengths_along(graph2, len2_edges, pred2, np.append(init_len, np.inf))
-    d2, len2, root2 = d2[:total], len2[:total], root2[:total]
-    second = np.where(np.isfinite(d2), cell[np.maximum(winner[root2], 0)], -1)
-    source = cell - n
-    source[cell < 0] = -1
-    second_source = np.where(second >= 0, second - n, -1)
-    return NodeLabels(d1[:n], len1[:n], source[:n], d2[:n], np.where(np.isfinite(d2), len2, np.inf)[:n],
-                      second_source[:n])
-
-
-def _keep_edges(matrix: sparse.csr_matrix, lengths: np.ndarray, keep: np.ndarray,
-                ) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """The same matrix with only the ``keep`` edges (rows stay sorted, so no re-sort)."""
-    counts = np.bincount(_edge_rows(matrix)[keep], minlength=matrix.shape[0])
-    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    out = sparse.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
-    return out, lengths[keep]
+    secs, metres, src = _search(graph, routing, sources, towards=True)
+    return NodeLabels(secs[:, 0], metres[:, 0], src[:, 0], secs[:, 1], metres[:, 1], src[:, 1])
 
 
 def nearest_by_network(graph: StreetGraph, stations: gpd.GeoDataFrame, x: float, y: float, *, k: int = 3,
@@ -554,27 +541,54 @@ def nearest_by_network(graph: StreetGraph, stations: gpd.GeoDataFrame, x: float,
 
     ``stations`` are the candidates (already filtered by the caller: status, hours, amenities). Returns
     ``station_idx`` (position in ``stations``), ``station_id``, ``rank`` (1 = nearest), ``distance_m`` and
-    ``time_min`` of the quickest path (walks to and from the street included), ``straight_m`` and
-    ``snap_m`` (the station's distance from the street); sorted by time. Stations that can't be reached,
-    or are beyond ``max_distance_m`` along the street, are left out.
-    """
-    from scipy.sparse.csgraph import dijkstra
+    ``time_min`` of the quickest path (walks to and from the street included), ``straight_m``, ``snap_m``
+    (the station's distance from the street) and ``query_snap_m`` (the point's); sorted by time. Stations
+    that can't be reached, or are beyond ``max_distance_m`` along the street, are left out.
 
+    The search stops at a time limit that doubles until ``k`` stations are within it (a station not
+    reached within the limit is slower than the limit), so a question about the corner shop does not walk
+    the whole city.
+    """
     prof = get_profile(profile)
-    columns = ["station_idx", "station_id", "rank", "distance_m", "time_min", "straight_m", "snap_m"]
+    columns = ["station_idx", "station_id", "rank", "distance_m", "time_min", "straight_m", "snap_m",
+               "query_snap_m"]
     routing = graph.routing(prof)
     query = Snapped.from_frame(graph.snap(np.array([x]), np.array([y]), profile=prof))
     if not len(stations) or query.segment[0] < 0:
         return pd.DataFrame(columns=columns)
-    n = graph.n_nodes
-    rows, cols, secs, metres = source_edges(graph, routing, query, first_id=n, towards=False)
-    fwd, fwd_len = _with_rows(routing.fwd, routing.fwd_len_m, rows, cols, secs, metres, 1)
-    fastest = max([prof.walk_kmh, prof.default_kmh, *prof.speeds_kmh.values()]) / 3.6
-    limit = np.inf if max_distance_m is None else max_distance_m / fastest + 1.0
-    dist, pred = dijkstra(fwd, directed=True, indices=n, return_predecessors=True, limit=limit)
-    length, _ = _lengths_along(fwd, fwd_len, pred, np.zeros(n + 1))
     sx, sy = stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()
+    straight = np.hypot(sx - x, sy - y)
     st = Snapped.from_frame(graph.snap(sx, sy, profile=prof))
+    # a path of at most max_distance_m takes at most that long at the slowest speed on it
+    slowest = min([prof.walk_kmh, prof.default_kmh, *prof.speeds_kmh.values()]) / 3.6
+    cap = np.inf if max_distance_m is None else max_distance_m / slowest + 1.0
+    kth = np.partition(straight, min(k, len(straight)) - 1)[min(k, len(straight)) - 1]
+    limit = min(cap, max(600.0, 2.0 * (kth + query.snap_m[0]) / (prof.walk_kmh / 3.6)))
+    while True:
+        best, metres_best = _to_stations(graph, routing, query, st, limit)
+        if limit >= cap or np.count_nonzero(best <= limit) >= min(k, len(best)) or not np.isfinite(limit):
+            break
+        limit = min(cap, 4.0 * limit) if limit < 86_400 else np.inf
+    out = pd.DataFrame({
+        "station_idx": np.arange(len(stations)),
+        "station_id": stations["id"].astype(str).to_numpy() if "id" in stations else np.arange(len(stations)),
+        "distance_m": metres_best, "time_min": best / 60.0, "straight_m": straight, "snap_m": st.snap_m,
+        "query_snap_m": query.snap_m[0],
+    })
+    keep = np.isfinite(best) & (best <= limit)
+    if max_distance_m is not None:
+        keep &= metres_best <= max_distance_m
+    out = out[keep].sort_values(["time_min", "distance_m", "station_idx"], kind="stable").head(k)
+    out.insert(2, "rank", np.arange(1, len(out) + 1))
+    return out.reset_index(drop=True)[columns]
+
+
+def _to_stations(graph: StreetGraph, routing: Routing, query: Snapped, st: Snapped, limit_s: float,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds and metres from the snapped query point to each snapped station, searching up to limit_s."""
+    prof = routing.profile
+    secs, metres, _src = _search(graph, routing, query, towards=False, limit_s=limit_s)
+    dist, length = secs[:, 0], metres[:, 0]
     ok = st.segment >= 0
     seg = np.maximum(st.segment, 0)
     t, reach = st.fraction, st.snap_m / (prof.walk_kmh / 3.6)
@@ -591,17 +605,5 @@ def nearest_by_network(graph: StreetGraph, stations: gpd.GeoDataFrame, x: float,
     cand = np.column_stack([via_u, via_v, direct])
     cand[~ok] = np.inf
     pick = np.argmin(cand, axis=1)
-    best = cand[np.arange(len(cand)), pick]
-    metres_best = np.column_stack([len_u, len_v, len_d])[np.arange(len(cand)), pick]
-    out = pd.DataFrame({
-        "station_idx": np.arange(len(stations)),
-        "station_id": stations["id"].astype(str).to_numpy() if "id" in stations else np.arange(len(stations)),
-        "distance_m": metres_best, "time_min": best / 60.0,
-        "straight_m": np.hypot(sx - x, sy - y), "snap_m": st.snap_m,
-    })
-    keep = np.isfinite(best)
-    if max_distance_m is not None:
-        keep &= metres_best <= max_distance_m
-    out = out[keep].sort_values(["time_min", "distance_m", "station_idx"], kind="stable").head(k)
-    out.insert(2, "rank", np.arange(1, len(out) + 1))
-    return out.reset_index(drop=True)[columns]
+    rows = np.arange(len(cand))
+    return cand[rows, pick], np.column_stack([len_u, len_v, len_d])[rows, pick]

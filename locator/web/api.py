@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from locator.config import service_area_bounds
 from locator.core.navigation import NAV_APPS, NAV_SYSTEMS
 from locator.core.nearest import (
+    Hit,
     PointIndex,
     distance_outside_m,
     nearest,
@@ -29,8 +31,9 @@ from locator.core.nearest import (
     select_rows,
     walk_min,
 )
-from locator.crs import point_to_wgs84, point_to_work_xy
-from locator.errors import InvalidParameter, NotFound, OutsideServiceArea
+from locator.core.network import DEFAULT_MAX_SNAP_M, StreetGraph, get_profile, nearest_by_network
+from locator.crs import geodesic_bearing_deg, geodesic_distance_m, point_to_wgs84, point_to_work_xy
+from locator.errors import InvalidParameter, NotFound, NotRoutable, OutsideServiceArea
 from locator.hours import TZ
 from locator.model import BOOTHS, STATIONS, Layer, split_amenities
 from locator.web import openapi
@@ -85,23 +88,28 @@ def nearest_stations() -> ResponseReturnValue:
     filter_at = at if (query["open_now"] or query["open_at"] is not None) else None
     mask = index.mask(amenities=query["amenity"], statuses=query["status"], open_at=filter_at)  # type: ignore[arg-type]
     x, y = point_to_work_xy(lon_w, lat_w, work=index.work)
-    hits = nearest(index, lon_w, lat_w, x, y, k=int(query["k"]), radius_m=query["radius_m"], mask=mask)  # type: ignore[arg-type,call-overload]
+    if query["mode"] == "network":
+        hits, extra = _network_hits(snapshot.derived("street_graph"), index, mask, lon_w, lat_w, x, y, query)
+    else:
+        hits = nearest(index, lon_w, lat_w, x, y, k=int(query["k"]), radius_m=query["radius_m"], mask=mask)  # type: ignore[arg-type,call-overload]
+        extra = [{} for _ in hits]
     results = []
-    for hit in hits:
+    for hit, more in zip(hits, extra, strict=True):
         # the station's static part (names, coordinates in `system`, nav links) is built once per snapshot
         card = result_card(index, hit.pos, system)
         open_now, change = index.hours_state(hit.pos, at)
         results.append({
             "id": card["id"], "name": card["name"], "address": card["address"], "lon": card["lon"],
             "lat": card["lat"], "distance_m": round(hit.distance_m, 1), "bearing_deg": round(hit.bearing_deg, 1),
-            "walk_min": round(walk_min(hit.distance_m), 1), "ride_min": round(ride_min(hit.distance_m), 1),
+            "walk_min": round(walk_min(hit.distance_m), 1), "ride_min": round(ride_min(hit.distance_m), 1), **more,
             "open_now": open_now, "next_change": change, "opening_hours": card["opening_hours"],
             "amenities": card["amenities"], "status": card["status"], "source": card["source"], "nav": card["nav"],
         })
     echo = {"lon": query["lon"], "lat": query["lat"], "crs": system, "k": query["k"],
             "radius_m": query["radius_m"], "amenity": list(query["amenity"]),  # type: ignore[call-overload]
             "status": list(query["status"]), "open_now": query["open_now"],  # type: ignore[call-overload]
-            "open_at": None if query["open_at"] is None else at.isoformat()}
+            "open_at": None if query["open_at"] is None else at.isoformat(), "mode": query["mode"],
+            "profile": query["profile"] if query["mode"] == "network" else None}
     body = {**_meta(state, snapshot), "crs": system, "at": at.isoformat(timespec="seconds"), "query": echo,
             "count": len(results)}
     if query["format"] == "geojson":
@@ -110,6 +118,37 @@ def nearest_stations() -> ResponseReturnValue:
     # one json.dumps, keys in the order written above (jsonify would sort every key of every nav dict)
     return Response(json.dumps({**body, "results": results}, ensure_ascii=False, separators=(",", ":")),
                     mimetype="application/json")
+
+
+def _network_hits(graph: StreetGraph, index: PointIndex, mask: np.ndarray | None, lon: float, lat: float,
+                  x: float, y: float, query: dict[str, Any]) -> tuple[list[Hit], list[dict[str, Any]]]:
+    """The k stations passing ``mask`` quickest to reach along the streets for ``query["profile"]``.
+
+    Each hit carries the network distance (so walk_min and ride_min follow the streets); the extra fields
+    are the ground distance and the minutes along the quickest path for the profile (the ranking key).
+    """
+    if graph.n_segments == 0:
+        raise NotRoutable("mode=network needs streets and this data has none; use mode=straight (or import a "
+                          "streets layer)", param="mode")
+    profile = get_profile(str(query["profile"]))
+    snap_m = float(graph.snap(np.array([x]), np.array([y]), profile=profile)["snap_m"].iloc[0])
+    if not snap_m <= DEFAULT_MAX_SNAP_M:
+        where = f"the nearest street is {snap_m:.0f} m away" if np.isfinite(snap_m) else "there is no street"
+        raise NotRoutable(f"the point is not on the street network for {profile.name}: {where}, more than "
+                          f"{DEFAULT_MAX_SNAP_M:g} m; use mode=straight", param="lon,lat",
+                          snap_m=round(snap_m, 1) if np.isfinite(snap_m) else None, max_snap_m=DEFAULT_MAX_SNAP_M)
+    positions = np.flatnonzero(mask) if mask is not None else np.arange(len(index.ids))
+    ranked = nearest_by_network(graph, index.frame.iloc[positions], x, y, k=int(query["k"]), profile=profile,
+                                max_distance_m=query["radius_m"])  # type: ignore[arg-type]
+    pos = positions[ranked["station_idx"].to_numpy(dtype=np.int64)]
+    lon_all, lat_all = index.lonlat["wgs84"]
+    ground = np.atleast_1d(geodesic_distance_m(lon, lat, lon_all[pos], lat_all[pos]))
+    bearing = np.atleast_1d(geodesic_bearing_deg(lon, lat, lon_all[pos], lat_all[pos]))
+    hits = [Hit(int(p), index.id_list[int(p)], float(d), float(b))
+            for p, d, b in zip(pos, ranked["distance_m"], bearing, strict=True)]
+    extra = [{"straight_m": round(float(g), 1), "time_min": round(float(t), 1)}
+             for g, t in zip(ground, ranked["time_min"], strict=True)]
+    return hits, extra
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -277,11 +316,19 @@ _NEAREST_RESULT = {
     "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "address": {"type": "string"},
         "lon": {"type": "number"}, "lat": {"type": "number"},
-        "distance_m": {"type": "number", "minimum": 0, "description": "Geodesic (ground) distance in metres."},
+        "distance_m": {"type": "number", "minimum": 0, "description": "Geodesic (ground) distance in metres; "
+                       "with mode=network, metres along the quickest path by the streets (the walks between the "
+                       "street and the point and the station included)."},
         "bearing_deg": {"type": "number", "minimum": 0, "maximum": 360,
                         "description": "Direction from the query point, degrees clockwise from north."},
-        "walk_min": {"type": "number", "description": "Straight-line minutes on foot at 4.5 km/h."},
-        "ride_min": {"type": "number", "description": "Straight-line minutes by e-bike at 15 km/h."},
+        "walk_min": {"type": "number", "description": "Minutes on foot at 4.5 km/h over distance_m (a straight "
+                                                     "line, or the streets with mode=network)."},
+        "ride_min": {"type": "number", "description": "Minutes by e-bike at 15 km/h over distance_m."},
+        "straight_m": {"type": "number", "minimum": 0,
+                       "description": "mode=network only: the geodesic (ground) distance in metres."},
+        "time_min": {"type": "number", "minimum": 0,
+                     "description": "mode=network only: minutes along the quickest path at the `profile`'s "
+                                    "speeds per street class (the order of the results)."},
         "open_now": _nullable({"type": "boolean", "description": "Open at `at`; null when the hours are unknown. "
                                                                  "Never true unless status is open."}),
         "next_change": _nullable({"type": "string", "description": "When open_now next changes (ISO 8601)."}),
@@ -368,7 +415,9 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/nearest": {"get": openapi.operation(
         "nearest", summary="Nearest stations",
         description="The k stations nearest to a point among those passing every filter, by ground (geodesic) "
-                    "distance, with walking and riding times and links into map apps.",
+                    "distance, or with mode=network the k quickest to reach along the streets for `profile`; "
+                    "with walking and riding times and links into map apps. mode=network answers 422 "
+                    "(not-routable) where the data has no streets or the point is over 150 m from any.",
         errors=("400", "422", "503"),
         responses={"200": {"description": "Stations, nearest first.", "content": {
             "application/json": {"schema": _ref("NearestAnswer")},

@@ -187,8 +187,8 @@ LAT = Param("lat", "Latitude of the query point, in `crs`.",
             {"type": "number", "minimum": -90, "maximum": 90}, read_lat, "39.9042", required=True)
 K = Param("k", f"How many stations to return (1-{MAX_K}).",
           {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K}, read_k, "3", default=DEFAULT_K)
-RADIUS = Param("radius_m", f"Leave out stations farther than this many metres (ground distance, at most "
-               f"{MAX_RADIUS_M:g}).",
+RADIUS = Param("radius_m", f"Leave out stations farther than this many metres (ground distance; along the "
+               f"streets with mode=network; at most {MAX_RADIUS_M:g}).",
                {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_RADIUS_M}, read_radius, "2000")
 AMENITY = Param("amenity", "Comma-separated amenities a station must all have; unknown names are a 400 that "
                 "lists the valid ones (Chinese labels such as 微波炉 are accepted too).",
@@ -224,6 +224,17 @@ OFFSET = Param("offset", "Rows to skip (rows are ordered by id); follow `links.n
                {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, read_offset, "0", default=0)
 
 
+NEAREST_MODE = Param("mode", "How stations are ranked: straight (ground distance) or network (along the streets "
+                     "for `profile`: quickest first, one-way streets obeyed by e-bike; needs a streets layer, and "
+                     "the point within 150 m of a street).",
+                     {"type": "string", "enum": ["straight", "network"], "default": "straight"},
+                     _choice(("straight", "network")), "straight", default="straight")
+NEAREST_PROFILE = Param("profile", "With mode=network: who travels, walk or ebike (speeds by street class; "
+                        "motorways never). Ignored with mode=straight.",
+                        {"type": "string", "enum": ["walk", "ebike"], "default": "walk"},
+                        _choice(("walk", "ebike")), "ebike", default="walk")
+
+
 def _format(choices: tuple[str, ...], default: str) -> Param:
     return Param("format", f"Answer format: {', '.join(choices)}.",
                  {"type": "string", "enum": list(choices), "default": default}, _choice(choices), choices[-1],
@@ -231,8 +242,8 @@ def _format(choices: tuple[str, ...], default: str) -> Param:
 
 
 ENDPOINTS: dict[str, tuple[Param, ...]] = {
-    "nearest": (LON, LAT, CRS, K, RADIUS, AMENITY, OPEN_NOW, OPEN_AT, NEAREST_STATUS,
-                _format(("json", "geojson"), "json")),
+    "nearest": (LON, LAT, CRS, K, RADIUS, AMENITY, OPEN_NOW, OPEN_AT, NEAREST_STATUS, NEAREST_MODE,
+                NEAREST_PROFILE, _format(("json", "geojson"), "json")),
     "stations": (BBOX, CRS, AMENITY, STATION_STATUS, SUBDISTRICT, LIMIT, OFFSET,
                  _format(("json", "geojson", "csv"), "json")),
     "station": (CRS, _format(("json", "geojson"), "json")),

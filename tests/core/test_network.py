@@ -25,6 +25,7 @@ from locator.core.network import (
     WALK,
     Snapped,
     build_street_graph,
+    csr_from_edges,
     get_profile,
     graph_from_arrays,
     nearest_by_network,
@@ -259,3 +260,89 @@ def test_bj_streets_distances_match_networkx():
             per_source = nx.single_source_dijkstra_path_length(back, int(v))
             times = sorted(per_source.get(int(s), np.inf) for s in graph.seg_u[segs])
             assert labels.second_seconds[v] == pytest.approx(times[1]) or np.isinf(times[1])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_two_label_search_matches_heapq_reference(seed):
+    """The compiled search against the plain two-label Dijkstra: random directed graphs, sources starting at
+    several nodes with offsets, some sharing a node, some edges of equal weight."""
+    from locator.core.shortest import two_label_search
+
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(5, 60))
+    m = int(rng.integers(n, 4 * n))
+    a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = rng.choice([1.0, 2.0, 2.5, 7.0], m) if seed % 2 else rng.uniform(0.1, 10, m)
+    keep = a != b
+    matrix, length = csr_from_edges(a[keep], b[keep], w[keep], 3 * w[keep], n)
+    starts = int(rng.integers(1, 8))
+    node = rng.integers(0, n, starts)
+    src = rng.integers(0, max(1, starts // 2 + 1), starts)
+    offset = rng.choice([0.0, 0.5, 3.0], starts)
+    secs, metres, source = two_label_search(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
+                                            matrix.data, length, node, src, offset, 3 * offset, n, np.inf)
+    coo = matrix.tocoo()
+    adj: dict[int, list[tuple[int, float]]] = {}
+    for x, y, weight in zip(coo.row, coo.col, coo.data, strict=True):
+        adj.setdefault(int(x), []).append((int(y), float(weight)))
+    best: list[list[tuple[float, int]]] = [[] for _ in range(n)]
+    heap = [(float(d), int(v), int(s)) for v, s, d in zip(node, src, offset, strict=True)]
+    heapq.heapify(heap)
+    while heap:
+        d, v, s = heapq.heappop(heap)
+        if len(best[v]) == 2 or any(t == s for _, t in best[v]):
+            continue
+        best[v].append((d, s))
+        for nxt, weight in adj.get(v, []):
+            heapq.heappush(heap, (d + weight, nxt, s))
+    for v in range(n):
+        want = [d for d, _ in best[v]] + [np.inf] * (2 - len(best[v]))
+        assert secs[v].tolist() == pytest.approx(want), v
+        assert metres[v].tolist() == pytest.approx([3 * d for d in want]), v  # lengths ride along
+        reached = np.isfinite(secs[v])
+        assert (source[v][~reached] == -1).all()
+        if reached.all():
+            assert source[v][0] != source[v][1]
+    # a time limit leaves out exactly the labels beyond it
+    limit = float(np.median(secs[np.isfinite(secs)])) if np.isfinite(secs).any() else 1.0
+    capped, _, _ = two_label_search(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data,
+                                    length, node, src, offset, 3 * offset, n, limit)
+    np.testing.assert_array_equal(capped, np.where(secs <= limit, secs, np.inf))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_snapping_is_the_exact_nearest_point(seed):
+    """The k-d tree of sub-pieces against shapely's distance to every usable street."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(40):
+        start = rng.uniform(0, 2000, 2)
+        pts = np.cumsum(np.vstack([start, rng.normal(0, [300, 300], (int(rng.integers(1, 5)), 2))]), axis=0)
+        pts[:, 0] += ORIGIN_X
+        pts[:, 1] += ORIGIN_Y
+        wkt_line = "LINESTRING (" + ", ".join(f"{x} {y}" for x, y in pts) + ")"
+        rows.append((f"l{i}", "", "motorway" if i % 7 == 0 else "residential", False, wkt_line))
+    graph = build_street_graph(streets_frame(rows))
+    x = ORIGIN_X + rng.uniform(-500, 2500, 300)
+    y = ORIGIN_Y + rng.uniform(-500, 2500, 300)
+    snapped = graph.snap(x, y, profile="walk")
+    usable = np.flatnonzero(graph.seg_highway != "motorway")
+    lines = graph.segment_geometries(usable)
+    points = shapely.points(x, y)
+    want = shapely.distance(points[:, None], lines[None, :]).min(axis=1)
+    np.testing.assert_allclose(snapped["snap_m"], want, rtol=1e-9, atol=1e-6)
+    assert np.isin(snapped["segment"], usable).all()
+    seg = snapped["segment"].to_numpy()
+    on_line = shapely.line_interpolate_point(graph.segment_geometries(seg), snapped["fraction"], normalized=True)
+    np.testing.assert_allclose(shapely.distance(on_line, points), want, rtol=1e-9, atol=1e-6)
+
+
+def test_max_distance_counts_slow_pushed_stretches():
+    """A station 400 m away along a footway: an e-bike pushes there (slowly), and it is within 500 m."""
+    graph = build_street_graph(streets_frame([("f", "步道", "footway", False, line((0, 0), (400, 0)))]))
+    near = nearest_by_network(graph, stations_at((400, 0)), ORIGIN_X, ORIGIN_Y, k=1, profile="ebike",
+                              max_distance_m=500)
+    assert near["distance_m"].tolist() == pytest.approx([400])
+    assert near["time_min"].tolist() == pytest.approx([400 / 80])

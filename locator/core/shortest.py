@@ -1,0 +1,244 @@
+"""Compiled shortest-path kernels (numba) over CSR arrays: the inner loops of network and coverage.
+
+:func:`two_label_search` is a multi-source Dijkstra in which every node keeps its quickest label from two
+*distinct* sources, so one pass gives both the nearest station and the nearest other one. A label whose
+source already has a label at the node, or that is beaten there by two other sources, is dropped: two other
+sources that beat it at a node also beat it at every node it could reach from there. Each node is settled
+at most twice. Metres along the quickest path ride along with the seconds.
+
+The kernels are compiled on first use and cached on disk (``cache=True``) where numba can write its cache:
+next to this file, else the user-wide cache directory (``NUMBA_CACHE_DIR``), else not at all (each process
+then compiles once, a few seconds). :func:`warm` compiles them on a tiny input; the street-graph builder
+calls it when a snapshot loads, so no request pays for compilation.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+
+_INF = np.inf
+
+
+def _jit(func, **options):  # noqa: ANN001, ANN003, ANN202 - a decorator
+    try:
+        return numba.njit(cache=True, nogil=True, **options)(func)
+    except RuntimeError:  # no writable cache location: compile per process instead
+        return numba.njit(cache=False, nogil=True, **options)(func)
+
+
+def _jit_inline(func):  # noqa: ANN001, ANN202
+    return _jit(func, inline="always")
+
+
+@_jit_inline
+def _sift_up(hkey, hnode, pos, i):  # noqa: ANN001, ANN202
+    """Move heap entry i up to its place (a 4-ary min-heap: shallower than a binary one)."""
+    key, node = hkey[i], hnode[i]
+    while i > 0:
+        parent = (i - 1) >> 2
+        if hkey[parent] <= key:
+            break
+        hkey[i], hnode[i] = hkey[parent], hnode[parent]
+        pos[hnode[i]] = i
+        i = parent
+    hkey[i], hnode[i] = key, node
+    pos[node] = i
+
+
+@_jit_inline
+def _sift_down(hkey, hnode, pos, i, size):  # noqa: ANN001, ANN202
+    key, node = hkey[i], hnode[i]
+    while True:
+        first = 4 * i + 1
+        if first >= size:
+            break
+        best, best_key = first, hkey[first]
+        last = min(first + 4, size)
+        for c in range(first + 1, last):
+            if hkey[c] < best_key:
+                best, best_key = c, hkey[c]
+        if best_key >= key:
+            break
+        hkey[i], hnode[i] = best_key, hnode[best]
+        pos[hnode[i]] = i
+        i = best
+    hkey[i], hnode[i] = key, node
+    pos[node] = i
+
+
+@_jit_inline
+def _offer(dist, met, src, settled, node, s, d, m):  # noqa: ANN001, ANN202
+    """Offer label (d, m) from source ``s`` to ``node``: True when the node's best unsettled label (its key in
+    the queue) got better. Slot 0 holds the better label; slots below ``settled`` are final."""
+    k = settled[node]
+    if k == 2:
+        return False
+    if k == 1:
+        if src[node, 0] == s or not d < dist[node, 1]:
+            return False
+        dist[node, 1], met[node, 1], src[node, 1] = d, m, s
+        return True
+    if src[node, 0] == s:
+        if d < dist[node, 0]:
+            dist[node, 0], met[node, 0] = d, m
+            return True
+        return False
+    if src[node, 1] == s:
+        if not d < dist[node, 1]:
+            return False
+        dist[node, 1], met[node, 1] = d, m
+        if d < dist[node, 0]:
+            dist[node, 0], dist[node, 1] = dist[node, 1], dist[node, 0]
+            met[node, 0], met[node, 1] = met[node, 1], met[node, 0]
+            src[node, 0], src[node, 1] = src[node, 1], src[node, 0]
+            return True
+        return False
+    if d < dist[node, 0]:
+        dist[node, 1], met[node, 1], src[node, 1] = dist[node, 0], met[node, 0], src[node, 0]
+        dist[node, 0], met[node, 0], src[node, 0] = d, m, s
+        return True
+    if d < dist[node, 1]:
+        dist[node, 1], met[node, 1], src[node, 1] = d, m, s
+    return False
+
+
+@_jit
+def two_label_search(indptr, indices, weight, length, start_node, start_src, start_s, start_m,  # noqa: ANN001, ANN201
+                     n, limit_s):
+    """Multi-source Dijkstra keeping each node's best two labels from distinct sources.
+
+    Parameters
+    ----------
+    indptr, indices, weight, length
+        The graph in CSR form: edge ``e`` of row ``a`` goes to ``indices[e]`` in ``weight[e]`` seconds over
+        ``length[e]`` metres.
+    start_node, start_src, start_s, start_m
+        Starting labels: source ``start_src[i]`` reaches ``start_node[i]`` in ``start_s[i]`` seconds over
+        ``start_m[i]`` metres (a source may start at several nodes).
+    n
+        Number of nodes.
+    limit_s
+        Labels beyond this many seconds are not made (``inf`` for none).
+
+    Returns
+    -------
+    seconds, metres, source
+        ``(n, 2)`` arrays: column 0 the nearest source, column 1 the nearest other source (``inf``/``-1``
+        where there is none).
+    """
+    dist = np.full((n, 2), _INF)
+    met = np.full((n, 2), _INF)
+    src = np.full((n, 2), -1, dtype=np.int64)
+    settled = np.zeros(n, dtype=np.int8)
+    pos = np.full(n, -1, dtype=np.int64)
+    hkey = np.empty(n)
+    hnode = np.empty(n, dtype=np.int64)
+    size = 0
+    for i in range(len(start_node)):
+        v = start_node[i]
+        if start_s[i] <= limit_s and _offer(dist, met, src, settled, v, start_src[i], start_s[i], start_m[i]):
+            if pos[v] < 0:
+                hkey[size], hnode[size] = dist[v, 0], v
+                size += 1
+                _sift_up(hkey, hnode, pos, size - 1)
+            else:
+                hkey[pos[v]] = dist[v, 0]
+                _sift_up(hkey, hnode, pos, pos[v])
+    # an indexed queue of nodes keyed by their best unsettled label: no stale entries, at most n of them
+    while size > 0:
+        v = hnode[0]
+        pos[v] = -1
+        size -= 1
+        if size > 0:
+            hkey[0], hnode[0] = hkey[size], hnode[size]
+            _sift_down(hkey, hnode, pos, 0, size)
+        k = settled[v]
+        d, m, s = dist[v, k], met[v, k], src[v, k]
+        settled[v] = k + 1
+        if k == 0 and dist[v, 1] < _INF:  # back in the queue for its second label
+            hkey[size], hnode[size] = dist[v, 1], v
+            size += 1
+            _sift_up(hkey, hnode, pos, size - 1)
+        for e in range(indptr[v], indptr[v + 1]):
+            nd = d + weight[e]
+            if nd > limit_s:
+                continue
+            u = indices[e]
+            if _offer(dist, met, src, settled, u, s, nd, m + length[e]):
+                key = dist[u, settled[u]]
+                if pos[u] < 0:
+                    hkey[size], hnode[size] = key, u
+                    size += 1
+                    _sift_up(hkey, hnode, pos, size - 1)
+                else:
+                    hkey[pos[u]] = key
+                    _sift_up(hkey, hnode, pos, pos[u])
+    return dist, met, src
+
+
+@_jit
+def best_two(secs, metres, src):  # noqa: ANN001, ANN201
+    """Per row of candidate columns: the quickest (first on ties) and the quickest from another source.
+
+    Candidates with ``src < 0`` don't count. Returns seconds, metres and source of both (``inf``/``-1``).
+    """
+    rows, cols = secs.shape
+    d1, m1, s1 = np.full(rows, _INF), np.full(rows, _INF), np.full(rows, -1, dtype=np.int64)
+    d2, m2, s2 = np.full(rows, _INF), np.full(rows, _INF), np.full(rows, -1, dtype=np.int64)
+    for r in range(rows):
+        best = -1
+        for c in range(cols):
+            if src[r, c] >= 0 and secs[r, c] < _INF and (best < 0 or secs[r, c] < secs[r, best]):
+                best = c
+        if best < 0:
+            continue
+        d1[r], m1[r], s1[r] = secs[r, best], metres[r, best], src[r, best]
+        other = -1
+        for c in range(cols):
+            if src[r, c] >= 0 and src[r, c] != s1[r] and secs[r, c] < _INF and (
+                    other < 0 or secs[r, c] < secs[r, other]):
+                other = c
+        if other >= 0:
+            d2[r], m2[r], s2[r] = secs[r, other], metres[r, other], src[r, other]
+    return d1, m1, s1, d2, m2, s2
+
+
+@_jit
+def nearest_pieces(px, py, cand, ax, ay, bx, by):  # noqa: ANN001, ANN201
+    """For each point, the candidate piece (straight line a -> b) nearest to it: index into ``cand``'s row,
+    distance and the fraction along the piece of the nearest point. ``cand`` rows are padded with -1."""
+    n, k = cand.shape
+    pick = np.full(n, -1, dtype=np.int64)
+    best = np.full(n, _INF)
+    frac = np.zeros(n)
+    for i in range(n):
+        for j in range(k):
+            c = cand[i, j]
+            if c < 0:
+                continue
+            dx, dy = bx[c] - ax[c], by[c] - ay[c]
+            span = dx * dx + dy * dy
+            t = 0.0
+            if span > 0:
+                t = min(1.0, max(0.0, ((px[i] - ax[c]) * dx + (py[i] - ay[c]) * dy) / span))
+            ex, ey = ax[c] + t * dx - px[i], ay[c] + t * dy - py[i]
+            d = np.sqrt(ex * ex + ey * ey)
+            if d < best[i] or (d == best[i] and c < pick[i]):
+                best[i], pick[i], frac[i] = d, c, t
+    return pick, best, frac
+
+
+@functools.cache
+def warm() -> None:
+    """Compile (or load from the cache) every kernel, on a two-node graph."""
+    indptr = np.array([0, 1, 2], dtype=np.int64)
+    indices = np.array([1, 0], dtype=np.int32)
+    weight = np.ones(2)
+    one = np.zeros(1, dtype=np.int64)
+    two_label_search(indptr, indices, weight, weight, one, one, np.zeros(1), np.zeros(1), 2, _INF)
+    best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
+    xs = np.zeros(1)
+    nearest_pieces(xs, xs, np.zeros((1, 1), dtype=np.int64), xs, xs, xs + 1, xs)
