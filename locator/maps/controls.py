@@ -24,6 +24,7 @@ def new_map(*, tiles: str = "none", tiles_key: str = "", lang: str = "zh", zoom:
     """An empty map drawing on canvas (thousands of lines stay fast), with the chosen base layer."""
     m = folium.Map(location=list(center or DEFAULT_CENTER), zoom_start=zoom, tiles=None, prefer_canvas=True,
                    control_scale=True, height=height, zoom_control=True)
+    assets.light(m)
     # clustering needs a maximum zoom, which otherwise only a tile layer gives (none with TILES=none)
     m.options["max_zoom"] = 19
     add_tiles(m, tiles, key=tiles_key)

@@ -8,6 +8,8 @@ import re
 import pytest
 
 from conftest import ORIGIN_X, ORIGIN_Y, assert_problem, at, frame, station_rows
+from locator.maps import assets
+from locator.maps.tiles import tile_templates
 
 XSS = "<img src=x onerror=alert(1)>"
 CODE = "110105001000"
@@ -66,6 +68,31 @@ def test_pages_render_escaped_and_local(maps_client, path):
             continue  # the empty favicon: no request at all
         assert src.startswith("/static/"), src
         assert maps_client.get(src).status_code == 200, src
+        if src.endswith(".css"):  # the fonts and images the stylesheet pulls in with url(...)
+            for dep in assets.css_dependencies(src.removeprefix("/static/")):
+                assert maps_client.get("/static/" + dep).status_code == 200, (src, dep)
+
+
+@pytest.mark.parametrize("path", ["/map", "/planner", "/embed?layers=stations,streets"])
+def test_pages_under_tiles_name_only_the_tile_templates(maps_app, path):
+    """With OSM or Tianditu tiles the only other remote URLs are the tile templates themselves."""
+    for tiles in ("osm", "tianditu"):
+        maps_app.config.update(TILES=tiles, TIANDITU_KEY="k")
+        html = maps_app.test_client().get(path).get_data(as_text=True)
+        templates = tuple(t.split("{")[0] for t in tile_templates(tiles, key="k"))
+        assert templates and all(t in html for t in templates)
+        remote = [u for u in re.findall(r"""https?://[^\s"'<>`)\\]+""", html)
+                  if not u.startswith((*NAV_PREFIXES, *templates))]
+        assert remote == [], tiles
+
+
+def test_every_vendored_asset_is_served(maps_client):
+    """Everything folium's default lists name (Bootstrap, glyphicons, Font Awesome included) and every font or
+    image their stylesheets pull in is answered by the app."""
+    for rel in assets.all_files():
+        response = maps_client.get("/static/" + rel)
+        assert response.status_code == 200, rel
+        response.close()
 
 
 def test_full_map_has_every_layer(maps_client):
