@@ -64,10 +64,11 @@ def _read_streets_limit(raw: str, name: str) -> int:
 THRESHOLD_M = Param("threshold_m", "Network distances (metres) to report coverage at; comma-separated or "
                     f"repeated. Default {', '.join(f'{v:g}' for v in DEFAULT_THRESHOLDS_M)} when neither this nor "
                     "threshold_min is given.",
-                    {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_THRESHOLD_M},
-                     "minItems": 1}, _read_list(MAX_THRESHOLD_M), "500,1000,2000", explode=False, default=())
+                    {"type": "array", "items": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                                                "maximum": MAX_THRESHOLD_M}, "minItems": 1},
+                    _read_list(MAX_THRESHOLD_M), "500,1000,2000", explode=False, default=())
 THRESHOLD_MIN = Param("threshold_min", "Travel times (minutes, by the profile) to report coverage at.",
-                      {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0,
+                      {"type": "array", "items": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
                                                   "maximum": MAX_THRESHOLD_MIN}, "minItems": 1},
                       _read_list(MAX_THRESHOLD_MIN), "5,10", explode=False, default=())
 PROFILE = Param("profile", "Travel profile: walk (ignores one-way) or ebike (obeys one-way, pushed on footways).",
@@ -151,7 +152,10 @@ def _segment_tree(snapshot) -> shapely.STRtree:  # noqa: ANN001
 
 def _bbox_in_work(bbox: tuple[float, float, float, float], system: str, work: str) -> shapely.Geometry:
     """The box drawn in lon/lat of ``system``, as a polygon in the work CRS (densified: it is not a box there)."""
-    box = shapely.segmentize(shapely.box(*bbox), max((bbox[2] - bbox[0]), (bbox[3] - bbox[1])) / 16 or 1.0)
+    minlon, minlat, maxlon, maxlat = bbox
+    # a box of zero width or height (a point, a line) is widened to ~1 cm: GEOS can't densify a degenerate polygon
+    bbox = (minlon, minlat, max(maxlon, minlon + 1e-7), max(maxlat, minlat + 1e-7))
+    box = shapely.segmentize(shapely.box(*bbox), max((bbox[2] - bbox[0]), (bbox[3] - bbox[1])) / 16)
     ring = shapely.get_coordinates(box)
     x, y = crs_mod.lonlat_to_work_xy(ring[:, 0], ring[:, 1], system=system, work=work)  # type: ignore[arg-type]
     return shapely.make_valid(shapely.Polygon(np.column_stack([x, y])))

@@ -530,7 +530,7 @@ def revert_change(change_id: int) -> ResponseReturnValue:
 def upload() -> ResponseReturnValue:
     _no_query("edit")
     user = auth.require_user(role="admin")
-    unknown = sorted(set(request.form) - {"layer", "crs", "strict", "csrf_token"})
+    unknown = sorted(str(k) for k in set(request.form) - {"layer", "crs", "strict", "csrf_token"})
     if unknown:
         raise UnknownParameter(f"unknown field {unknown[0][:40]!r}; valid: layer, crs, strict, file",
                                param=unknown[0][:100])
