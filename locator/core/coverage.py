@@ -119,21 +119,32 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
     else:
         snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), np.zeros(len(sx)))
         table = _straight_table(graph, prof, sx, sy)
-    segs = pd.DataFrame({
-        "segment": np.arange(graph.n_segments),
-        "street_id": graph.streets["id"].to_numpy(dtype=object)[graph.seg_street],
-        "name": graph.streets["name"].to_numpy(dtype=object)[graph.seg_street],
-        "highway": graph.seg_highway,
-        "length_m": graph.seg_length_m,
-    })
+    columns: dict[str, object] = {"segment": np.arange(graph.n_segments), **_street_columns(graph),
+                                  "length_m": graph.seg_length_m}
     for key in ("distance_m", "time_min", "second_distance_m", "second_time_min"):
-        segs[key] = table[key]
+        columns[key] = table[key]
+    # a take on a string array, not a million Python strings converted one by one
+    id_array = pd.array(ids.astype(object), dtype="str")
     for key in ("station", "second_station"):
-        idx = table[key]
-        segs[f"{key}_id"] = np.where(idx >= 0, ids[np.maximum(idx, 0)] if len(ids) else "", None)
+        columns[f"{key}_id"] = id_array.take(table[key], allow_fill=True)
+    segs = pd.DataFrame(columns)
     placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m})
     placed["far"] = (placed["snap_m"] > max_snap_m) if mode == "network" else False
     return SegmentCoverage(segs, placed, prof, mode)
+
+
+def _street_columns(graph: StreetGraph) -> dict[str, object]:
+    """Street id, name and class of every segment as string arrays, made once per graph."""
+    key = ("street_columns",)
+    with graph._lock:
+        if key not in graph._cache:
+            street = graph.seg_street
+            graph._cache[key] = {
+                "street_id": pd.array(graph.streets["id"].to_numpy(dtype=object), dtype="str").take(street),
+                "name": pd.array(graph.streets["name"].to_numpy(dtype=object), dtype="str").take(street),
+                "highway": pd.array(graph.streets["highway"].to_numpy(dtype=object), dtype="str").take(street),
+            }
+        return graph._cache[key]
 
 
 def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[str, np.ndarray]:

@@ -250,8 +250,8 @@ class SnapIndex:
         seg_first = np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         cum = np.cumsum(piece_len)
         offset = cum - piece_len - (cum - piece_len)[seg_first] if len(cum) else cum
-        # sub-pieces about twice the typical piece: long straight roads split, short pieces left whole
-        sub_m = float(np.clip(2 * np.median(piece_len), 10.0, 200.0)) if len(piece_len) else 10.0
+        # sub-pieces about the typical piece: long straight roads split, short pieces left whole
+        sub_m = float(np.clip(np.median(piece_len), 5.0, 100.0)) if len(piece_len) else 10.0
         parts = np.maximum(np.ceil(piece_len / sub_m), 1).astype(np.int64)
         sub_piece = np.repeat(np.arange(len(piece_len)), parts)
         k = np.arange(len(sub_piece)) - np.repeat(np.cumsum(parts) - parts, parts)
