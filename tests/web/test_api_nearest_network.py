@@ -92,6 +92,7 @@ def test_radius_is_along_the_streets_and_filters_still_apply(street_client):
     assert [r["id"] for r in get(street_client, radius_m=900)["results"]] == ["s1", "s3", "s2"]
     assert [r["id"] for r in get(street_client, mode="network", amenity="toilet")["results"]] == ["s3", "s2"]
     assert [r["id"] for r in get(street_client, mode="network", status="open", k=2)["results"]] == ["s1", "s2"]
+    assert get(street_client, mode="network", amenity="wifi")["results"] == []  # only the planned s5 has wifi
 
 
 def test_geojson_answer(street_client):
