@@ -187,6 +187,52 @@ def _cached(key: tuple, build):  # noqa: ANN001, ANN202
     return value
 
 
+MAP_CACHE_ENTRIES = 4  # built pages kept per snapshot: each may be megabytes for a district's streets
+
+
+class _PageCache:
+    """A small LRU of built map pages for one snapshot (kept in ``snapshot.derived``, so a data change, which
+    brings a new snapshot, starts empty and the old pages go with the old snapshot)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple, dict[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, build) -> dict[str, str]:  # noqa: ANN001 - () -> page parts
+        with self._lock:
+            if key in self._pages:
+                self._pages.move_to_end(key)
+                return self._pages[key]
+        parts = build()  # outside the lock: two first requests may both build; neither waits on the other
+        with self._lock:
+            self._pages[key] = parts
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+        return parts
+
+
+def _hours_signature(stations: gpd.GeoDataFrame, at: datetime | None) -> tuple:
+    """What the drawn station states depend on besides the data: open or not, per distinct opening hours, at
+    ``at`` or now (a page without ``at`` colours stations by the clock, so a cached one must match it)."""
+    when = at or datetime.now(hours.TZ)
+    if "opening_hours" not in stations or not len(stations):
+        return ()
+    distinct = sorted({str(h or "") for h in stations["opening_hours"].tolist()})
+    return tuple(hours.is_open(h, when) for h in distinct)
+
+
+def cached_parts(snapshot: Snapshot, key: tuple, build) -> dict[str, str]:  # noqa: ANN001
+    """The page parts for ``key`` on this snapshot, built by ``build()`` on the first request only."""
+    cache = snapshot.derived("web_map_pages", lambda _snap: _PageCache(MAP_CACHE_ENTRIES))
+    signature = _hours_signature(snapshot.layer("stations"), key[-1] if isinstance(key[-1], datetime) else None)
+    return cache.get((*key, signature), build)
+
+
+def _map_parts(m) -> dict[str, str]:  # noqa: ANN001 - a folium.Map
+    return {**assets.page_parts(m), "name": m.get_name()}
+
+
 def build_map(snapshot: Snapshot, *, layers: tuple[str, ...], lang: str, tiles: str, at: datetime | None,
               threshold_m: float = DEFAULT_THRESHOLD_M, subdistrict: str | None = None, amenities: list[str] = (),
               center: tuple[float, float] | None = None, zoom: int | None = None, compact: bool = False):  # noqa: ANN201
@@ -266,9 +312,12 @@ def full_map() -> ResponseReturnValue:
 
     snapshot = data_state().current()
     at, threshold_m = _at(), _float("threshold_m", DEFAULT_THRESHOLD_M, low=10, high=20_000)
-    m = build_map(snapshot, layers=_layers(LAYERS), lang=lang, tiles=_tiles(), at=at, threshold_m=threshold_m,
-                  subdistrict=request.args.get("subdistrict") or None)
-    return _page("map.html", lang=lang, parts=assets.page_parts(m), switch_href=_switch_href("maps.full_map", lang),
+    layers, tiles, subdistrict = _layers(LAYERS), _tiles(), request.args.get("subdistrict") or None
+    key = ("map", layers, lang, tiles, str(current_app.config.get("TIANDITU_KEY", "")), threshold_m, subdistrict,
+           request.script_root, at)
+    parts = cached_parts(snapshot, key, lambda: _map_parts(build_map(
+        snapshot, layers=layers, lang=lang, tiles=tiles, at=at, threshold_m=threshold_m, subdistrict=subdistrict)))
+    return _page("map.html", lang=lang, parts=parts, switch_href=_switch_href("maps.full_map", lang),
                  other_lang=i18n.other_language(lang))
 
 
@@ -353,11 +402,15 @@ def embed() -> ResponseReturnValue:
     from locator.web import data_state
 
     snapshot = data_state().current()
-    m = build_map(snapshot, layers=_layers(("stations",)), lang=lang, tiles=_tiles(), at=_at(),
-                  subdistrict=request.args.get("subdistrict") or None, amenities=amenities, center=center,
-                  zoom=zoom, compact=True)
+    layers, tiles, at = _layers(("stations",)), _tiles(), _at()
+    subdistrict = request.args.get("subdistrict") or None
+    key = ("embed", layers, lang, tiles, str(current_app.config.get("TIANDITU_KEY", "")), subdistrict,
+           tuple(amenities), center, zoom, request.script_root, at)
+    parts = cached_parts(snapshot, key, lambda: _map_parts(build_map(
+        snapshot, layers=layers, lang=lang, tiles=tiles, at=at, subdistrict=subdistrict, amenities=amenities,
+        center=center, zoom=zoom, compact=True)))
     full = url_for("maps.full_map", lang=lang, _external=False)
-    return _page("embed.html", lang=lang, parts=assets.page_parts(m), full_href=full)
+    return _page("embed.html", lang=lang, parts=parts, full_href=full)
 
 
 @bp.get("/embed/builder")

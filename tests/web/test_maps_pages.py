@@ -157,3 +157,47 @@ def test_planner_table_csv_and_links(maps_client):
     row = lines[1].split(",")
     assert row[0] == CODE and row[4] == "1000" and 0.0 <= float(row[7]) <= 1.0
     assert_problem(maps_client.get("/planner?threshold_m=-5"), 400, param="threshold_m")
+
+
+def test_full_map_is_built_once_per_snapshot_and_parameters(maps_app, monkeypatch):
+    """A repeated /map request answers from the snapshot's page cache; other parameters or new data rebuild."""
+    from locator.web import maps as maps_module
+
+    calls = []
+    real = maps_module.build_map
+
+    def counting(*args, **kwargs):  # noqa: ANN202
+        calls.append(kwargs.get("layers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(maps_module, "build_map", counting)
+    client = maps_app.test_client()
+    first = client.get("/map?layers=streets,stations")
+    assert first.status_code == 200 and len(calls) == 1
+    again = client.get("/map?layers=streets,stations")
+    assert len(calls) == 1 and again.get_data() == first.get_data()
+    client.get("/map?layers=stations")
+    client.get("/embed")
+    client.get("/embed")
+    assert len(calls) == 3  # one more for the other layers, one for /embed, none for its repeat
+
+    from locator.web.state import DataState
+
+    state: DataState = maps_app.extensions["locator"]
+    rows = station_rows()
+    state.store.write({"stations": frame([{**rows[0], "id": "s-new", "name": "新驿站", "geometry": at(300, 300)}])},
+                      mode="upsert")
+    state.reload()
+    changed = client.get("/map?layers=streets,stations")
+    assert len(calls) == 4 and "新驿站" in changed.get_data(as_text=True)
+
+
+def test_page_cache_is_bounded(maps_app, monkeypatch):
+    from locator.web import maps as maps_module
+
+    monkeypatch.setattr(maps_module, "MAP_CACHE_ENTRIES", 2)
+    client = maps_app.test_client()
+    for threshold in (300, 400, 500, 600):
+        assert client.get(f"/map?layers=stations&threshold_m={threshold}").status_code == 200
+    cache = maps_app.extensions["locator"].current().derived("web_map_pages")
+    assert len(cache._pages) == 2
