@@ -117,7 +117,7 @@ class PointIndex:
     open_list: list[bool] = field(default_factory=list, repr=False)  # status == open
     code_list: list[int] = field(default_factory=list, repr=False)  # hours_code
     _masks: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    # id(mask) -> (mask, positions passing or None, share passing)
+    # id(mask) -> (mask, positions passing or None, share passing, mask as a list of bool)
     _passing: dict = field(default_factory=dict, repr=False)
     _hours: dict = field(default_factory=dict, repr=False)  # (hours code, epoch minute) -> (open, next change)
     _cards: dict = field(default_factory=dict, repr=False)  # (pos, system) -> static part of a result
@@ -176,18 +176,19 @@ class PointIndex:
         passing = np.flatnonzero(result) if count <= BRUTE_FORCE_MAX else None
         with self._lock:
             self._masks[key] = result
-            self._passing[id(result)] = (result, passing, count / max(len(self), 1))
+            self._passing[id(result)] = (result, passing, count / max(len(self), 1), result.tolist())
             while len(self._masks) > MASK_CACHE_SIZE:
                 _, old = self._masks.popitem(last=False)
                 self._passing.pop(id(old), None)
         return result
 
-    def _pass_entry(self, mask: np.ndarray) -> tuple[np.ndarray | None, float]:
+    def _pass_entry(self, mask: np.ndarray) -> tuple[np.ndarray | None, float, list[bool]]:
         entry = self._passing.get(id(mask))
         if entry is not None and entry[0] is mask:
-            return entry[1], entry[2]
+            return entry[1], entry[2], entry[3]
         count = int(mask.sum())
-        return (np.flatnonzero(mask) if count <= BRUTE_FORCE_MAX else None), count / max(len(self), 1)
+        passing = np.flatnonzero(mask) if count <= BRUTE_FORCE_MAX else None
+        return passing, count / max(len(self), 1), mask.tolist()
 
     def passing(self, mask: np.ndarray) -> np.ndarray | None:
         """Positions passing ``mask`` when they are few (<= BRUTE_FORCE_MAX), else None."""
@@ -307,9 +308,9 @@ def _candidates(index: PointIndex, x: float, y: float, k: int, radius_m: float |
     """Positions that must contain the k geodesic-nearest passing stations (see the module docstring)."""
     stretch = index.stretch
     bound_r = math.inf if radius_m is None else radius_m * stretch + 1.0
-    share = 1.0
+    share, passes = 1.0, None
     if mask is not None:
-        selected, share = index._pass_entry(mask)
+        selected, share, passes = index._pass_entry(mask)
         if selected is not None:
             d = np.hypot(index.x[selected] - x, index.y[selected] - y)
             keep = d <= bound_r
@@ -319,31 +320,27 @@ def _candidates(index: PointIndex, x: float, y: float, k: int, radius_m: float |
                 selected = selected[d <= kth * stretch + 1e-6]
             return selected.tolist()
     n = len(index)
-    # enough neighbours that k of them usually pass and the margin past the k-th is usually covered; a
-    # second, four times larger probe is the exception (each probe's cost grows with q, so don't overshoot)
-    q = min(n, int(k / max(share, 1e-3)) + 3)
+    # Probe enough neighbours that k of them pass (two standard deviations of the binomial count above k) and
+    # one more lies past the margin; a second probe four times larger is the exception. Each probe's cost
+    # grows with its size, so neither guess low and probe twice nor ask for hundreds.
+    spread = 2.0 * math.sqrt(k * (1.0 - share))
+    q = min(n, int((k + spread) / max(share, 1e-3)) + 3)
     tree = index.tree
     while True:
         d, i = tree.query((x, y), k=q, distance_upper_bound=bound_r)
-        if q == 1:
-            dists, poss = [float(d)], [int(i)]
-        else:
-            dists, poss = d.tolist(), i.tolist()
-        found = 0
+        dists, poss = ([float(d)], [int(i)]) if q == 1 else (d.tolist(), i.tolist())
         kept: list[tuple[float, int]] = []
+        bound = math.inf  # k-th passing UTM distance, stretched, once k have passed
         for dist, pos in zip(dists, poss, strict=True):
-            if dist == math.inf:  # fewer than q within bound_r
-                break
-            found += 1
-            if mask is None or mask[pos]:
+            if dist > bound or dist == math.inf:
+                # neighbours come nearest first: every station within the bound (or bound_r) has been seen
+                return [p for dp, p in kept if dp <= bound]
+            if passes is None or passes[pos]:
                 kept.append((dist, pos))
-        exhausted = found < q or q >= n
-        if len(kept) >= k:
-            bound = kept[k - 1][0] * stretch + 1e-6
-            if exhausted or dists[found - 1] > bound:
-                return [pos for dist, pos in kept if dist <= bound]
-        elif exhausted:
-            return [pos for _, pos in kept]
+                if len(kept) == k:
+                    bound = dist * stretch + 1e-6
+        if q >= n:
+            return [p for dp, p in kept if dp <= bound]
         q = min(n, q * 4)
 
 

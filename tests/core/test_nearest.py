@@ -215,3 +215,53 @@ def test_ring_of_equal_grid_distances_is_ranked_by_ground_distance():
     for k in (1, 5, 40):
         got = [h.id for h in query(index, lon, lat, k=k)]
         assert got == [w[0] for w in brute_force(ring, lon, lat, k=k)]
+
+
+def test_hours_state_is_the_same_for_every_second_of_a_minute(stations):
+    """Cached per (hours, minute): the answers equal hours.is_open/next_change at the exact second."""
+    from locator.hours import next_change
+
+    index = nn.build_point_index(stations, layer="stations")
+    s2 = index.by_id["s2"]  # Mo-Su 08:00-20:00, open
+    for text in ("2026-11-04T07:59:00", "2026-11-04T07:59:59", "2026-11-04T08:00:00", "2026-11-04T08:00:42",
+                 "2026-11-04T19:59:30", "2026-11-04T20:00:01"):
+        at = datetime.fromisoformat(text).replace(tzinfo=TZ)
+        state, change = index.hours_state(s2, at)
+        assert state is is_open("Mo-Su 08:00-20:00", at)
+        assert change == next_change("Mo-Su 08:00-20:00", at).isoformat(timespec="minutes")
+        assert index.open_state(s2, at) is state and nn.next_change_iso(index, s2, at) == change
+    noon = datetime(2026, 11, 4, 12, 0, 30, tzinfo=TZ)
+    assert index.hours_state(index.by_id["s3"], noon) == (False, None)  # temporarily closed
+    assert index.hours_state(index.by_id["s5"], noon) == (False, None)  # planned, unknown hours
+    assert index.hours_state(index.by_id["s1"], noon) == (True, None)  # 24/7 never changes
+
+
+def test_result_card_is_built_once_in_each_system(stations):
+    from locator.core.navigation import nav_links
+    from locator.crs import from_wgs84
+
+    index = nn.build_point_index(stations, layer="stations")
+    pos = index.by_id["s1"]
+    lon_w, lat_w = (float(v[pos]) for v in index.lonlat["wgs84"])
+    for system in ("wgs84", "gcj02", "bd09"):
+        card = nn.result_card(index, pos, system)
+        assert nn.result_card(index, pos, system) is card
+        want = from_wgs84(lon_w, lat_w, system)
+        assert (card["lon"], card["lat"]) == (round(float(want[0]), 7), round(float(want[1]), 7))
+        assert card["amenities"] == ["drinking_water", "microwave"]
+        assert card["nav"] == nav_links(lon_w, lat_w, name="甲站")  # the links don't depend on `system`
+        assert (card["id"], card["name"], card["status"], card["opening_hours"]) == ("s1", "甲站", "open", "24/7")
+
+
+def test_probe_sizes_do_not_change_answers(big):
+    """Masks passing 1-95 % of 6,000 stations: every answer equals brute force, whatever the first probe."""
+    stations, _ = big
+    rng = np.random.default_rng(3)
+    for share in (0.01, 0.2, 0.5, 0.95):
+        picked = rng.random(len(stations)) < share
+        marked = stations.assign(amenities=np.where(picked, "wifi", "toilet"))
+        marked_index = nn.build_point_index(marked, layer="stations")
+        for dx, dy, k in ((0, 0, 1), (5000, -3000, 5), (-20_000, 10_000, 17), (60_000, 0, 50)):
+            qlon, qlat = (float(v) for v in work_xy_to_lonlat(ORIGIN_X + dx, ORIGIN_Y + dy))
+            got = [h.id for h in query(marked_index, qlon, qlat, k=k, amenities=["wifi"])]
+            assert got == [w[0] for w in brute_force(marked, qlon, qlat, k=k, amenities=["wifi"])]
