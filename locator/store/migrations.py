@@ -146,7 +146,27 @@ CREATE INDEX streets_geom_gist ON streets USING gist (geom);
 CREATE INDEX streets_seq ON streets (_seq);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL), Migration(2, "street_access", _STREET_ACCESS))
+# Migration 3: saved siting scenarios (decision records, ``locator.store.scenarios``): the parameters asked, the
+# data version answered on and the full result, as JSON. Kept in the database so every worker and host sees them.
+_SCENARIOS = """
+CREATE TABLE scenarios (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by text NOT NULL DEFAULT '',
+    data_version bigint NOT NULL,
+    crs text NOT NULL DEFAULT 'wgs84',
+    params jsonb NOT NULL,
+    result jsonb NOT NULL,
+    marked_planned jsonb NOT NULL DEFAULT '[]',
+    planned_data_version bigint,
+    _seq bigint GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX scenarios_seq ON scenarios (_seq);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL), Migration(2, "street_access", _STREET_ACCESS),
+                                     Migration(3, "scenarios", _SCENARIOS))
 LATEST = MIGRATIONS[-1].version
 
 _CREATE_LEDGER = """

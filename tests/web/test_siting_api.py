@@ -152,29 +152,124 @@ def test_body_must_be_a_bounded_json_object(siting_client):
     assert_problem(siting_client.post("/api/v1/siting", json=big), 400, param="body")
 
 
+def add_user(app, name: str, role: str = "editor", *, subdistrict: str = "", district: str = "") -> str:
+    """Make a user and return an API token for them."""
+    from locator.web import auth
+
+    with app.app_context():
+        auth.records().add_user(name, auth.hash_password("correct horse"), role=role, district=district,
+                                subdistrict=subdistrict)
+        return auth.records().create_token(name)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def booth_status(app) -> dict[str, str]:
+    booths = app.extensions["locator"].store.read("booths")
+    return dict(zip(booths["id"], booths["status"], strict=True))
+
+
 def test_save_scenario_marks_booths_planned(siting_app, siting_client):
-    resp = siting_client.post("/api/v1/siting/scenarios",
+    token = add_user(siting_app, "root", "admin")
+    resp = siting_client.post("/api/v1/siting/scenarios", headers=bearer(token),
                               json={"name": "2027 第一批", "p": 2, "mark_planned": True, "crs": "gcj02"})
     assert resp.status_code == 201, resp.get_data(as_text=True)
     record = resp.get_json()
-    assert record["name"] == "2027 第一批"
+    assert record["name"] == "2027 第一批" and record["created_by"] == "root"
     assert record["parameters"]["p"] == 2 and record["crs"] == "gcj02"
     chosen = [b["id"] for b in record["result"]["booths"]]
     assert record["marked_planned"] == chosen and record["planned_data_version"] > record["data_version"]
-    booths = siting_app.extensions["locator"].store.read("booths").set_index("id")
-    assert (booths.loc[chosen, "status"] == "planned").all()
-    assert booths.loc["b5", "status"] == "removed"  # others untouched
+    status = booth_status(siting_app)
+    assert all(status[b] == "planned" for b in chosen)
+    assert status["b5"] == "removed"  # others untouched
     listing = siting_client.get("/api/v1/siting/scenarios").get_json()["scenarios"]
     assert [s["id"] for s in listing] == [record["id"]] and "result" not in listing[0]
     again = siting_client.get(f"/api/v1/siting/scenarios/{record['id']}").get_json()
     assert again["result"]["booths"] == record["result"]["booths"]
+    # the marking is an audited change like any edit: in the booth's history, by whom, with the scenario named
+    history = siting_client.get(f"/api/v1/booths/{chosen[0]}/history", headers=bearer(token)).get_json()["changes"]
+    assert history[0]["action"] == "plan" and history[0]["username"] == "root"
+    assert history[0]["fields"]["status"] == ["candidate", "planned"] and "2027 第一批" in history[0]["note"]
 
 
-def test_scenario_errors(siting_client):
-    assert_problem(siting_client.post("/api/v1/siting/scenarios", json={"p": 2}), 400, param="name")
-    assert_problem(siting_client.post("/api/v1/siting/scenarios", json={"name": "x", "mark_planned": "yes"}), 400,
-                   param="mark_planned")
+def test_saving_a_scenario_needs_a_signed_in_user(siting_app, siting_client):
+    before = booth_status(siting_app)
+    body = {"name": "匿名", "p": 2, "mark_planned": True}
+    assert_problem(siting_client.post("/api/v1/siting/scenarios", json=body), 401, param="Authorization")
+    assert_problem(siting_client.post("/api/v1/siting/scenarios", json=body, headers=bearer("not-a-token")), 401,
+                   param="Authorization")
+    assert booth_status(siting_app) == before
+    assert siting_client.get("/api/v1/siting/scenarios").get_json()["scenarios"] == []
+    # solving stays open to everyone: it writes nothing
+    assert siting_client.post("/api/v1/siting", json={"p": 2}).status_code == 200
+
+
+def test_editor_marks_only_booths_in_their_scope(siting_app, siting_client):
+    east, west = add_user(siting_app, "dong", subdistrict=EAST), add_user(siting_app, "xi", subdistrict=WEST)
+    before = booth_status(siting_app)
+    # over the whole grid the best two booths are b0 (east) and b2 or b3: a west editor may not mark b0
+    refused = siting_client.post("/api/v1/siting/scenarios", headers=bearer(west),
+                                 json={"name": "越界", "p": 2, "threshold_m": 1000, "mark_planned": True})
+    body = assert_problem(refused, 403, param="district")
+    assert "b0" in body["detail"] or "b2" in body["detail"]
+    assert booth_status(siting_app) == before
+    assert siting_client.get("/api/v1/siting/scenarios").get_json()["scenarios"] == []  # nothing saved either
+    # the same editor may save the record without marking, and mark within their own subdistrict
+    assert siting_client.post("/api/v1/siting/scenarios", headers=bearer(west),
+                              json={"name": "只看看", "p": 2}).status_code == 201
+    own = siting_client.post("/api/v1/siting/scenarios", headers=bearer(west),
+                             json={"name": "西", "p": 1, "subdistrict": WEST, "mark_planned": True})
+    assert own.status_code == 201, own.get_data(as_text=True)
+    assert own.get_json()["marked_planned"] == ["b3"]  # already planned: recorded, nothing rewritten
+    mine = siting_client.post("/api/v1/siting/scenarios", headers=bearer(east),
+                              json={"name": "东", "p": 1, "subdistrict": EAST, "mark_planned": True})
+    assert mine.status_code == 201, mine.get_data(as_text=True)
+    assert booth_status(siting_app)["b0"] == "planned"
+
+
+def test_session_writes_need_the_csrf_token(siting_app, siting_client):
+    add_user(siting_app, "root", "admin")
+    from locator.web import auth
+
+    with siting_app.app_context():
+        uid = auth.records().user("root").id
+    with siting_client.session_transaction() as session:
+        session["uid"], session["csrf"] = uid, "the-token"
+    body = {"name": "会话", "p": 1}
+    assert_problem(siting_client.post("/api/v1/siting/scenarios", json=body), 403, param="csrf_token")
+    ok = siting_client.post("/api/v1/siting/scenarios", json=body, headers={"X-CSRF-Token": "the-token"})
+    assert ok.status_code == 201 and ok.get_json()["created_by"] == "root"
+
+
+def test_marking_a_booth_converted_since_the_plan_is_a_conflict(siting_app, siting_client, monkeypatch):
+    """The plan is made on the worker's snapshot; the marking reads the store fresh under the edit lock."""
+    token = add_user(siting_app, "root", "admin")
+    state = siting_app.extensions["locator"]
+    state.current()  # the snapshot the plan will use, taken before the booth changes
+    booths = state.store.read("booths")
+    converted = booths[booths["id"] == "b0"].copy()
+    converted["status"] = "converted"
+    state.store.write({"booths": converted}, mode="upsert")
+    monkeypatch.setattr(state, "reload_seconds", 3600.0)  # this worker has not seen the change yet
+    resp = siting_client.post("/api/v1/siting/scenarios", headers=bearer(token),
+                              json={"name": "晚了", "p": 1, "mark_planned": True})
+    body = assert_problem(resp, 409, param="mark_planned")
+    assert "b0" in body["detail"]
+    assert siting_client.get("/api/v1/siting/scenarios").get_json()["scenarios"] == []
+
+
+def test_scenario_errors(siting_app, siting_client):
+    token = add_user(siting_app, "root", "admin")
+    post = siting_client.post
+    assert_problem(post("/api/v1/siting/scenarios", json={"p": 2}, headers=bearer(token)), 400, param="name")
+    assert_problem(post("/api/v1/siting/scenarios", json={"name": "x", "mark_planned": "yes"}, headers=bearer(token)),
+                   400, param="mark_planned")
+    assert_problem(post("/api/v1/siting/scenarios", json={"name": "x", "crs": 5}, headers=bearer(token)), 400,
+                   param="crs")
     assert_problem(siting_client.get("/api/v1/siting/scenarios/nope"), 404)
+    assert_problem(siting_client.get("/api/v1/siting/scenarios?x=1"), 400, param="x")
 
 
 def test_cli_site_prints_a_table_and_writes_geojson(siting_app, tmp_path, capsys):
