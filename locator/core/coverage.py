@@ -28,9 +28,9 @@ from locator.core.network import (
     Profile,
     Snapped,
     StreetGraph,
+    _search,
     along,
     get_profile,
-    nearest_two,
 )
 from locator.core.snapshot import Snapshot
 from locator.errors import InvalidParameter
@@ -151,49 +151,27 @@ def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[
     from locator.core import shortest
 
     routing = graph.routing(prof)
-    labels = nearest_two(graph, routing, snapped)
-    u, v, half = graph.seg_u, graph.seg_v, graph.seg_length_m / 2
-    fwd, bwd = routing.seg_fwd_s / 2, routing.seg_bwd_s / 2
-    # candidates, one per column: leave forward through v (nearest, second), backward through u, or reach a
-    # station on the segment itself (best two)
-    secs_d, metres_d, src_d = _on_segment(graph, routing, snapped)
-    n = graph.n_segments
-    secs, metres, src = np.empty((n, 6)), np.empty((n, 6)), np.empty((n, 6), dtype=np.int64)
-    for col, (end, part) in enumerate([(v, fwd), (u, bwd)]):
-        secs[:, 2 * col] = part + labels.seconds[end]
-        secs[:, 2 * col + 1] = part + labels.second_seconds[end]
-        metres[:, 2 * col] = half + labels.metres[end]
-        metres[:, 2 * col + 1] = half + labels.second_metres[end]
-        src[:, 2 * col] = labels.source[end]
-        src[:, 2 * col + 1] = labels.second_source[end]
-    for col in (0, 1):
-        secs[:, 4 + col], metres[:, 4 + col], src[:, 4 + col] = secs_d[col], metres_d[col], src_d[col]
-    d1, m1, s1, d2, m2, s2 = shortest.best_two(secs, metres, src)
-    return {"time_min": d1 / 60.0, "distance_m": m1, "station": s1,
-            "second_time_min": d2 / 60.0, "second_distance_m": m2, "second_station": s2}
+    secs, metres, src = _search(graph, routing, snapped, towards=True)
+    st_seg, st_s, st_m = _on_segment(graph, routing, snapped)
+    # one compiled loop over the segments: leave forward through v (nearest, second label), backward through
+    # u, or reach a station on the segment itself; the quickest and the quickest other station
+    half_fwd_s, half_bwd_s = routing.seg_half_s
+    t1, m1, s1, t2, m2, s2 = shortest.segment_best_two(graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s,
+                                                       half_bwd_s, secs, metres, src, st_seg, st_s, st_m)
+    return {"time_min": t1, "distance_m": m1, "station": s1,
+            "second_time_min": t2, "second_distance_m": m2, "second_station": s2}
 
 
-def _on_segment(graph: StreetGraph, routing, snapped: Snapped) -> tuple[list, list, list]:  # noqa: ANN001
-    """The two best stations reached along the segment itself, from its midpoint."""
-    n = graph.n_segments
-    secs = [np.full(n, np.inf), np.full(n, np.inf)]
-    metres = [np.full(n, np.inf), np.full(n, np.inf)]
-    src = [np.full(n, -1), np.full(n, -1)]
-    ok = np.flatnonzero(snapped.segment >= 0)
-    if not len(ok):
-        return secs, metres, src
-    seg, t, snap = snapped.segment[ok], snapped.fraction[ok], snapped.snap_m[ok]
-    on_way = np.where(t >= 0.5, along(np.maximum(t - 0.5, 0), routing.seg_fwd_s[seg]),
-                      along(np.maximum(0.5 - t, 0), routing.seg_bwd_s[seg]))
+def _on_segment(graph: StreetGraph, routing, snapped: Snapped) -> tuple[np.ndarray, ...]:  # noqa: ANN001
+    """Each station's segment (-1 where not placed), and seconds and metres along it from the midpoint."""
+    seg, t, snap = snapped.segment, snapped.fraction, snapped.snap_m
+    ok = seg >= 0
+    at = np.where(ok, seg, 0)
+    on_way = np.where(t >= 0.5, along(np.maximum(t - 0.5, 0), routing.seg_fwd_s[at]),
+                      along(np.maximum(0.5 - t, 0), routing.seg_bwd_s[at]))
     s = on_way + snap / (routing.profile.walk_kmh / 3.6)
-    m = np.abs(t - 0.5) * graph.seg_length_m[seg] + snap
-    order = np.lexsort((s, seg))
-    seg, s, m, who = seg[order], s[order], m[order], ok[order]
-    rank = np.arange(len(seg)) - np.searchsorted(seg, seg, side="left")
-    for r in (0, 1):
-        pick = rank == r
-        secs[r][seg[pick]], metres[r][seg[pick]], src[r][seg[pick]] = s[pick], m[pick], who[pick]
-    return secs, metres, src
+    m = np.abs(t - 0.5) * graph.seg_length_m[at] + snap
+    return seg.astype(np.int64), s.astype(float), m.astype(float)
 
 
 def _straight_table(graph: StreetGraph, prof: Profile, sx: np.ndarray, sy: np.ndarray) -> dict[str, np.ndarray]:

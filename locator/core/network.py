@@ -121,6 +121,11 @@ class Routing:
     def kernel_rev(self) -> tuple[np.ndarray, ...]:
         return _kernel_arrays(self.rev, self.rev_len_m)
 
+    @cached_property
+    def seg_half_s(self) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds from each segment's midpoint to v (forward) and to u (backward); inf where not allowed."""
+        return self.seg_fwd_s / 2, self.seg_bwd_s / 2
+
 
 def _kernel_arrays(matrix: sparse.csr_matrix, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
     # fixed dtypes: the compiled search is specialised (and cached on disk) per argument type
@@ -169,6 +174,10 @@ class StreetGraph:
         owner = np.repeat(np.arange(len(seg)), counts)
         first = np.repeat(self.seg_start[seg] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         return shapely.linestrings(self.coords[first + np.arange(counts.sum())], indices=owner)
+
+    @cached_property
+    def seg_half_m(self) -> np.ndarray:
+        return self.seg_length_m / 2
 
     @cached_property
     def seg_midpoint_xy(self) -> np.ndarray:
@@ -312,7 +321,7 @@ def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
     fwd, fwd_len = csr_from_edges(a, b, t, length, n)
     rev, rev_len = csr_from_edges(b, a, t, length, n)
     routing = Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s)
-    routing.kernel_fwd, routing.kernel_rev  # noqa: B018 - built now, with the graph, not by the first search
+    routing.kernel_fwd, routing.kernel_rev, routing.seg_half_s  # noqa: B018 - built now, with the graph, not by the first search
     return routing
 
 

@@ -207,6 +207,57 @@ def best_two(secs, metres, src):  # noqa: ANN001, ANN201
 
 
 @_jit
+def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, dist, met, src,  # noqa: ANN001, ANN201
+                     st_seg, st_s, st_m):
+    """Per segment, from its midpoint: the quickest station and the quickest other one, in one loop.
+
+    Candidates, in this order (the first wins a tie): leave forward through ``seg_v`` (its nearest and
+    second labels: ``half_fwd_s + dist[v]``, ``half_m + met[v]``), backward through ``seg_u``, then the two
+    quickest stations placed on the segment itself (``st_seg``, seconds ``st_s``, metres ``st_m`` from the
+    midpoint; ties by station order). The same choice as :func:`best_two` over those six columns, without
+    building them. Returns minutes, metres and source of both (``inf``/``-1`` where there is none).
+    """
+    n = len(seg_u)
+    on_s = np.full((n, 2), _INF)
+    on_m = np.full((n, 2), _INF)
+    on_src = np.full((n, 2), -1, dtype=np.int64)
+    for i in range(len(st_seg)):
+        k = st_seg[i]
+        if k < 0:
+            continue
+        if on_src[k, 0] < 0 or st_s[i] < on_s[k, 0]:
+            on_s[k, 1], on_m[k, 1], on_src[k, 1] = on_s[k, 0], on_m[k, 0], on_src[k, 0]
+            on_s[k, 0], on_m[k, 0], on_src[k, 0] = st_s[i], st_m[i], i
+        elif on_src[k, 1] < 0 or st_s[i] < on_s[k, 1]:
+            on_s[k, 1], on_m[k, 1], on_src[k, 1] = st_s[i], st_m[i], i
+    t1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
+    t2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
+    cs = np.empty(6)
+    cm = np.empty(6)
+    cw = np.empty(6, dtype=np.int64)
+    for k in range(n):
+        v, u = seg_v[k], seg_u[k]
+        for j in range(2):
+            cs[j], cm[j], cw[j] = half_fwd_s[k] + dist[v, j], half_m[k] + met[v, j], src[v, j]
+            cs[2 + j], cm[2 + j], cw[2 + j] = half_bwd_s[k] + dist[u, j], half_m[k] + met[u, j], src[u, j]
+            cs[4 + j], cm[4 + j], cw[4 + j] = on_s[k, j], on_m[k, j], on_src[k, j]
+        best = -1
+        for c in range(6):
+            if cw[c] >= 0 and cs[c] < _INF and (best < 0 or cs[c] < cs[best]):
+                best = c
+        if best < 0:
+            continue
+        t1[k], m1[k], s1[k] = cs[best] / 60.0, cm[best], cw[best]
+        other = -1
+        for c in range(6):
+            if cw[c] >= 0 and cw[c] != cw[best] and cs[c] < _INF and (other < 0 or cs[c] < cs[other]):
+                other = c
+        if other >= 0:
+            t2[k], m2[k], s2[k] = cs[other] / 60.0, cm[other], cw[other]
+    return t1, m1, s1, t2, m2, s2
+
+
+@_jit
 def nearest_pieces(px, py, cand, ax, ay, bx, by):  # noqa: ANN001, ANN201
     """For each point, the candidate piece (straight line a -> b) nearest to it: index into ``cand``'s row,
     distance and the fraction along the piece of the nearest point. ``cand`` rows are padded with -1."""
@@ -239,6 +290,9 @@ def warm() -> None:
     weight = np.ones(2)
     one = np.zeros(1, dtype=np.int64)
     two_label_search(indptr, indices, weight, weight, one, one, np.zeros(1), np.zeros(1), 2, _INF)
-    best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
     xs = np.zeros(1)
+    best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
+    ends = np.zeros(1, dtype=np.int64)
+    segment_best_two(ends, ends, xs, xs, xs, np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64),
+                     ends, xs, xs)
     nearest_pieces(xs, xs, np.zeros((1, 1), dtype=np.int64), xs, xs, xs + 1, xs)
