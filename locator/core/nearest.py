@@ -3,9 +3,10 @@
 The index is built once per snapshot (``@register_builder``), never per request. A query
 1. turns the filters into one boolean mask over the layer (amenity bitmask, status, open-at evaluated once per
    distinct opening_hours string; masks are cached, so repeated filters cost a dictionary look-up),
-2. finds candidates by work-CRS (UTM) distance: a k-d tree queried with a growing k until k stations pass the
-   mask, or a brute-force pass over the few stations that pass when the mask is very selective, so the answer is
-   the k nearest *among the stations that pass*, however many nearer ones fail,
+2. finds candidates by work-CRS (UTM) distance: from the query point's grid cell's precomputed neighbour list
+   when that list provably holds them (``core.cells``), else a k-d tree queried with a growing k until k
+   stations pass the mask, or a brute-force pass over the few stations that pass when the mask is very
+   selective, so the answer is the k nearest *among the stations that pass*, however many nearer ones fail,
 3. re-ranks the candidates by geodesic distance (WGS-84 ellipsoid) and reports that distance.
 
 UTM distances differ from geodesic ones by the grid scale factor (0.9996 on the central meridian, within
@@ -33,6 +34,7 @@ import numpy as np
 from pyproj import Geod, Proj
 from scipy.spatial import cKDTree
 
+from locator.core.cells import CellLists, build_levels, level_candidates
 from locator.core.navigation import nav_links_many
 from locator.core.snapshot import Snapshot, register_builder
 from locator.crs import COORD_SYSTEMS, CoordSystem, from_wgs84, geodesic_distance_m, work_xy_to_lonlat
@@ -53,6 +55,9 @@ SCALE_MARGIN = 2e-3
 # Up to this many stations passing the filters, one numpy pass over them beats probing the tree with a k large
 # enough to find k passing ones (about k * n / passing); above it the tree with a growing k wins.
 BRUTE_FORCE_MAX = 1024
+# Below this share of stations passing the filters, a cell's short neighbour list rarely holds k passing ones:
+# go straight to the tree.
+CELL_MIN_SHARE = 0.5
 # Distinct (filters, minute) masks kept per index; a minute because opening hours have minute resolution.
 MASK_CACHE_SIZE = 256
 # (hours string, minute) -> (open, next change) answers kept per index before the cache starts over.
@@ -109,7 +114,10 @@ class PointIndex:
     id_order: np.ndarray
     id_rank: np.ndarray  # position of each row in id order: the tie-break of equal distances
     scale_error: float
+    cells: tuple[CellLists, ...] = field(default=(), repr=False)  # neighbour lists per grid cell (core.cells)
     # plain-list copies for the per-query path
+    xs: list[float] = field(default_factory=list, repr=False)
+    ys: list[float] = field(default_factory=list, repr=False)
     id_list: list[str] = field(default_factory=list, repr=False)
     lon_w: list[float] = field(default_factory=list, repr=False)
     lat_w: list[float] = field(default_factory=list, repr=False)
@@ -129,6 +137,7 @@ class PointIndex:
         self.stretch = (1.0 + self.margin) / (1.0 - self.margin)
         if not self.id_list and len(self.ids):
             self.id_list = [str(i) for i in self.ids]
+            self.xs, self.ys = self.x.tolist(), self.y.tolist()
             lon, lat = self.lonlat["wgs84"]
             self.lon_w, self.lat_w = lon.tolist(), lat.tolist()
             self.rank_list = self.id_rank.tolist()
@@ -283,9 +292,10 @@ def build_point_index(frame: gpd.GeoDataFrame, *, layer: str) -> PointIndex:
     id_order = np.argsort(ids.astype(str), kind="stable")
     id_rank = np.empty(n, dtype=np.intp)
     id_rank[id_order] = np.arange(n)
+    tree = cKDTree(np.column_stack([x, y]) if n else np.empty((0, 2)))
     return PointIndex(
-        layer=layer, work=work, frame=frame, ids=ids, x=x, y=y, lonlat=lonlat,
-        tree=cKDTree(np.column_stack([x, y]) if n else np.empty((0, 2))),
+        layer=layer, work=work, frame=frame, ids=ids, x=x, y=y, lonlat=lonlat, tree=tree,
+        cells=build_levels(x, y, tree),
         status=status, amenity=amenity, hours_code=hours_code, hours_values=hours_values,
         by_id={str(i): pos for pos, i in enumerate(ids)},
         id_order=id_order, id_rank=id_rank,
@@ -319,6 +329,11 @@ def _candidates(index: PointIndex, x: float, y: float, k: int, radius_m: float |
                 kth = np.partition(d, k - 1)[k - 1]
                 selected = selected[d <= kth * stretch + 1e-6]
             return selected.tolist()
+    if index.cells and share >= CELL_MIN_SHARE:
+        found = level_candidates(index.cells, index.xs, index.ys, x, y, k=k, bound_r=bound_r, stretch=stretch,
+                                 passes=passes)
+        if found is not None:
+            return found
     n = len(index)
     # Probe enough neighbours that k of them pass (two standard deviations of the binomial count above k) and
     # one more lies past the margin; a second probe four times larger is the exception. Each probe's cost

@@ -265,3 +265,35 @@ def test_probe_sizes_do_not_change_answers(big):
             qlon, qlat = (float(v) for v in work_xy_to_lonlat(ORIGIN_X + dx, ORIGIN_Y + dy))
             got = [h.id for h in query(marked_index, qlon, qlat, k=k, amenities=["wifi"])]
             assert got == [w[0] for w in brute_force(marked, qlon, qlat, k=k, amenities=["wifi"])]
+
+
+def test_cell_lists_answer_as_the_tree_does(big):
+    """The per-cell neighbour lists answer most queries and never change an answer (core.cells)."""
+    from dataclasses import replace
+
+    from locator.core.cells import level_candidates
+
+    stations, index = big
+    assert index.cells  # 6,000 stations: both grids built
+    tree_only = replace(index, cells=())
+    rng = np.random.default_rng(11)
+    answered = 0
+    for _ in range(600):
+        dx, dy = rng.normal(0, 15_000, size=2)
+        lon, lat = (float(v) for v in work_xy_to_lonlat(ORIGIN_X + dx, ORIGIN_Y + dy))
+        x, y = (float(v) for v in lonlat_to_work_xy(lon, lat))
+        k = int(rng.integers(1, 12))
+        radius = None if rng.random() < 0.5 else float(rng.uniform(100, 5000))
+        mask = index.mask(statuses=["open", "temporarily_closed", "closed"]) if rng.random() < 0.5 else None
+        bound_r = np.inf if radius is None else radius * index.stretch + 1.0
+        passes = None if mask is None else mask.tolist()
+        if level_candidates(index.cells, index.xs, index.ys, x, y, k=k, bound_r=bound_r, stretch=index.stretch,
+                            passes=passes) is not None:
+            answered += 1
+        want = nn.nearest(tree_only, lon, lat, x, y, k=k, radius_m=radius, mask=mask)
+        assert nn.nearest(index, lon, lat, x, y, k=k, radius_m=radius, mask=mask) == want
+    assert answered > 300
+
+
+def test_small_layers_have_no_cells(stations):
+    assert nn.build_point_index(stations, layer="stations").cells == ()
