@@ -226,13 +226,11 @@ class StreetGraph:
 
 @dataclass
 class SnapIndex:
-    """The straight pieces (consecutive shape points) of the usable segments, found by a k-d tree.
+    """The straight pieces (consecutive shape points) of the usable segments, bucketed in a uniform grid.
 
-    The tree holds the midpoints of *sub-pieces* no longer than ``2 * half_m``; a point's distance to a
-    piece is at least its distance to a sub-piece midpoint minus ``half_m``. So once the nearest piece among
-    a query's candidates is ``d`` away, only sub-pieces whose midpoints lie within ``d + half_m`` can beat
-    it, and the answer is exact: candidates from the ``k`` nearest midpoints, then a ball query for the few
-    points where that bound reaches past them.
+    Each piece sits in every cell its bounding box touches; a query visits rings of cells around the point
+    until no unvisited cell can hold anything nearer (:func:`locator.core.shortest.grid_nearest`), so the
+    answer is exact, and of two pieces equally near, the one listed first wins.
     """
 
     piece_seg: np.ndarray
@@ -241,14 +239,16 @@ class SnapIndex:
     ay: np.ndarray
     bx: np.ndarray
     by: np.ndarray
-    sub_piece: np.ndarray  # piece of each tree point
-    half_m: float
-    tree: object  # scipy.spatial.cKDTree
+    origin: tuple[float, float]
+    cell_m: float
+    shape: tuple[int, int]
+    cell_start: np.ndarray  # CSR over cells (i * ny + j) of piece ids
+    cell_items: np.ndarray
     seg_length_m: np.ndarray
 
     @classmethod
     def build(cls, graph: StreetGraph, usable: np.ndarray) -> SnapIndex:
-        from scipy.spatial import cKDTree
+        from locator.core import shortest
 
         counts = graph.seg_end[usable] - graph.seg_start[usable]  # pieces per segment
         piece_seg = np.repeat(usable, counts)
@@ -259,39 +259,33 @@ class SnapIndex:
         seg_first = np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         cum = np.cumsum(piece_len)
         offset = cum - piece_len - (cum - piece_len)[seg_first] if len(cum) else cum
-        # sub-pieces about the typical piece: long straight roads split, short pieces left whole
-        sub_m = float(np.clip(np.median(piece_len), 5.0, 100.0)) if len(piece_len) else 10.0
-        parts = np.maximum(np.ceil(piece_len / sub_m), 1).astype(np.int64)
-        sub_piece = np.repeat(np.arange(len(piece_len)), parts)
-        k = np.arange(len(sub_piece)) - np.repeat(np.cumsum(parts) - parts, parts)
-        t = (k + 0.5) / parts[sub_piece]
-        mid = a[sub_piece] + (b - a)[sub_piece] * t[:, None]
-        half_m = float(np.max(piece_len / parts / 2, initial=0.0)) * (1 + 1e-9) + 1e-9
-        tree = cKDTree(mid) if len(mid) else None
-        return cls(piece_seg, offset, a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(), sub_piece,
-                   half_m, tree, graph.seg_length_m)
+        ax, ay, bx, by = a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy()
+        if not len(piece_len):
+            empty = np.zeros(1, dtype=np.int64)
+            return cls(piece_seg, offset, ax, ay, bx, by, (0.0, 0.0), 1.0, (0, 0), empty, empty[:0],
+                       graph.seg_length_m)
+        x0, y0 = float(min(ax.min(), bx.min())), float(min(ay.min(), by.min()))
+        width = max(float(max(ax.max(), bx.max())) - x0, float(max(ay.max(), by.max())) - y0, 1.0)
+        # cells about the typical piece long, but no more cells than a few per piece
+        cell_m = max(float(np.clip(np.median(piece_len), 5.0, 200.0)), width / np.sqrt(4.0 * len(piece_len) + 16))
+        nx = int((float(max(ax.max(), bx.max())) - x0) / cell_m) + 1
+        ny = int((float(max(ay.max(), by.max())) - y0) / cell_m) + 1
+        cell_start, cell_items = shortest.grid_cells(ax, ay, bx, by, x0, y0, cell_m, nx, ny)
+        return cls(piece_seg, offset, ax, ay, bx, by, (x0, y0), cell_m, (nx, ny), cell_start, cell_items,
+                   graph.seg_length_m)
 
-    def nearest(self, x: np.ndarray, y: np.ndarray, *, k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Segment, fraction along it and distance of the nearest usable point for each (x, y)."""
         from locator.core import shortest
 
         n = len(x)
         segment, fraction, snap_m = np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, np.inf)
-        if self.tree is None or not n:
+        if not len(self.cell_items) or not n:
             return segment, fraction, snap_m
-        k = min(k, len(self.sub_piece))
-        mid_d, sub = self.tree.query(np.column_stack([x, y]), k=k)
-        mid_d, sub = mid_d.reshape(n, k), sub.reshape(n, k)
-        pick, dist, t = shortest.nearest_pieces(x, y, self.sub_piece[sub], self.ax, self.ay, self.bx, self.by)
-        unsure = np.flatnonzero(mid_d[:, -1] <= dist + self.half_m) if k < len(self.sub_piece) else []
-        if len(unsure):
-            balls = self.tree.query_ball_point(np.column_stack([x[unsure], y[unsure]]), dist[unsure] + self.half_m)
-            width = max(len(b) for b in balls)
-            cand = np.full((len(unsure), width), -1, dtype=np.int64)
-            for row, ball in enumerate(balls):
-                cand[row, :len(ball)] = self.sub_piece[ball]
-            pick[unsure], dist[unsure], t[unsure] = shortest.nearest_pieces(x[unsure], y[unsure], cand, self.ax,
-                                                                            self.ay, self.bx, self.by)
+        pick, dist, t = shortest.grid_nearest(np.ascontiguousarray(x, dtype=float),
+                                              np.ascontiguousarray(y, dtype=float), self.cell_start,
+                                              self.cell_items, *self.origin, self.cell_m, *self.shape, self.ax,
+                                              self.ay, self.bx, self.by)
         seg = self.piece_seg[pick]
         piece_len = np.hypot(self.bx[pick] - self.ax[pick], self.by[pick] - self.ay[pick])
         length = self.seg_length_m[seg]

@@ -282,6 +282,80 @@ def nearest_pieces(px, py, cand, ax, ay, bx, by):  # noqa: ANN001, ANN201
     return pick, best, frac
 
 
+@_jit
+def grid_cells(ax, ay, bx, by, x0, y0, cell_m, nx, ny):  # noqa: ANN001, ANN201
+    """Bucket every piece into each grid cell its bounding box touches: CSR (cell start, piece ids)."""
+    count = np.zeros(nx * ny + 1, dtype=np.int64)
+    for p in range(len(ax)):
+        i0, i1 = int((min(ax[p], bx[p]) - x0) / cell_m), int((max(ax[p], bx[p]) - x0) / cell_m)
+        j0, j1 = int((min(ay[p], by[p]) - y0) / cell_m), int((max(ay[p], by[p]) - y0) / cell_m)
+        for i in range(max(i0, 0), min(i1, nx - 1) + 1):
+            for j in range(max(j0, 0), min(j1, ny - 1) + 1):
+                count[i * ny + j + 1] += 1
+    start = np.cumsum(count)
+    fill = start[:-1].copy()
+    items = np.empty(start[-1], dtype=np.int64)
+    for p in range(len(ax)):
+        i0, i1 = int((min(ax[p], bx[p]) - x0) / cell_m), int((max(ax[p], bx[p]) - x0) / cell_m)
+        j0, j1 = int((min(ay[p], by[p]) - y0) / cell_m), int((max(ay[p], by[p]) - y0) / cell_m)
+        for i in range(max(i0, 0), min(i1, nx - 1) + 1):
+            for j in range(max(j0, 0), min(j1, ny - 1) + 1):
+                items[fill[i * ny + j]] = p
+                fill[i * ny + j] += 1
+    return start, items
+
+
+@_jit_inline
+def _visit(q, cell, px, py, start, items, ax, ay, bx, by, pick, best, frac):  # noqa: ANN001, ANN202
+    """Offer every piece in one cell to point q (the same arithmetic as :func:`nearest_pieces`)."""
+    for e in range(start[cell], start[cell + 1]):
+        c = items[e]
+        dx, dy = bx[c] - ax[c], by[c] - ay[c]
+        span = dx * dx + dy * dy
+        t = 0.0
+        if span > 0:
+            t = min(1.0, max(0.0, ((px[q] - ax[c]) * dx + (py[q] - ay[c]) * dy) / span))
+        ex, ey = ax[c] + t * dx - px[q], ay[c] + t * dy - py[q]
+        d = np.sqrt(ex * ex + ey * ey)
+        if d < best[q] or (d == best[q] and c < pick[q]):
+            best[q], pick[q], frac[q] = d, c, t
+
+
+@_jit
+def grid_nearest(px, py, start, items, x0, y0, cell_m, nx, ny, ax, ay, bx, by):  # noqa: ANN001, ANN201
+    """For each point, the nearest piece (the lower index on a tie), its distance and the fraction along it.
+
+    Rings of cells around the point's cell, nearest first: a piece not seen before ring ``r`` lies only in
+    cells ``r`` or more cells away, so at least ``(r - 1) * cell_m`` from the point; the search stops once
+    the best distance is below that (with a margin for rounding; exact, ties included). Points outside the
+    grid start at its edge.
+    """
+    n = len(px)
+    pick = np.full(n, -1, dtype=np.int64)
+    best = np.full(n, _INF)
+    frac = np.zeros(n)
+    for q in range(n):
+        ci = int(np.floor((px[q] - x0) / cell_m))
+        cj = int(np.floor((py[q] - y0) / cell_m))
+        r0 = max(0, -ci, ci - (nx - 1), -cj, cj - (ny - 1))
+        r_max = max(ci, nx - 1 - ci, cj, ny - 1 - cj)
+        r = r0
+        while r <= r_max:
+            if pick[q] >= 0 and best[q] < (r - 1 - 1e-6) * cell_m:
+                break
+            for i in range(max(ci - r, 0), min(ci + r, nx - 1) + 1):
+                if i == ci - r or i == ci + r:  # a whole column of the ring
+                    for j in range(max(cj - r, 0), min(cj + r, ny - 1) + 1):
+                        _visit(q, i * ny + j, px, py, start, items, ax, ay, bx, by, pick, best, frac)
+                else:  # its two ends
+                    if cj - r >= 0:
+                        _visit(q, i * ny + cj - r, px, py, start, items, ax, ay, bx, by, pick, best, frac)
+                    if cj + r <= ny - 1:
+                        _visit(q, i * ny + cj + r, px, py, start, items, ax, ay, bx, by, pick, best, frac)
+            r += 1
+    return pick, best, frac
+
+
 @functools.cache
 def warm() -> None:
     """Compile (or load from the cache) every kernel, on a two-node graph."""
@@ -296,3 +370,5 @@ def warm() -> None:
     segment_best_two(ends, ends, xs, xs, xs, np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64),
                      ends, xs, xs)
     nearest_pieces(xs, xs, np.zeros((1, 1), dtype=np.int64), xs, xs, xs + 1, xs)
+    cells, items = grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
+    grid_nearest(xs, xs, cells, items, 0.0, 0.0, 1.0, 1, 1, xs, xs, xs + 1, xs)
