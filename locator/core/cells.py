@@ -77,7 +77,7 @@ def build_cells(x: np.ndarray, y: np.ndarray, tree: cKDTree, *, size: float, rea
 
 
 def level_candidates(levels: tuple[CellLists, ...], xs: list[float], ys: list[float], x: float, y: float, *,
-                     k: int, bound_r: float, stretch: float, passes: list[bool] | None) -> list[int] | None:
+                     k: int, bound_r: float, stretch: float, passes: bytes | None) -> list[int] | None:
     """``cell_candidates`` from the finest grid whose cell holds the point and proves the answer, or None."""
     for cells in levels:
         found = cell_candidates(cells, xs, ys, x, y, k=k, bound_r=bound_r, stretch=stretch, passes=passes)
@@ -87,12 +87,12 @@ def level_candidates(levels: tuple[CellLists, ...], xs: list[float], ys: list[fl
 
 
 def cell_candidates(cells: CellLists, xs: list[float], ys: list[float], x: float, y: float, *, k: int,
-                    bound_r: float, stretch: float, passes: list[bool] | None) -> list[int] | None:
+                    bound_r: float, stretch: float, passes: bytes | None) -> list[int] | None:
     """Candidate positions as ``nearest._candidates`` defines them, or None when the cell's list can't prove
     them (the caller then asks the tree).
 
     ``bound_r`` caps the work-CRS distance (``inf`` for none); ``stretch`` is the candidate margin over the
-    k-th passing distance; ``passes`` the mask as a list (None: every station passes).
+    k-th passing distance; ``passes`` the mask as bytes, non-zero where a station passes (None: all pass).
     """
     fx, fy = (x - cells.x0) / cells.size, (y - cells.y0) / cells.size
     if not (fx >= 0.0 and 0.0 <= fy < cells.ny):  # also False for NaN

@@ -125,7 +125,7 @@ class PointIndex:
     open_list: list[bool] = field(default_factory=list, repr=False)  # status == open
     code_list: list[int] = field(default_factory=list, repr=False)  # hours_code
     _masks: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    # id(mask) -> (mask, positions passing or None, share passing, mask as a list of bool)
+    # id(mask) -> (mask, positions passing or None, share passing, mask as bytes: 1 passes)
     _passing: dict = field(default_factory=dict, repr=False)
     _hours: dict = field(default_factory=dict, repr=False)  # (hours code, epoch minute) -> (open, next change)
     _cards: dict = field(default_factory=dict, repr=False)  # (pos, system) -> static part of a result
@@ -185,19 +185,20 @@ class PointIndex:
         passing = np.flatnonzero(result) if count <= BRUTE_FORCE_MAX else None
         with self._lock:
             self._masks[key] = result
-            self._passing[id(result)] = (result, passing, count / max(len(self), 1), result.tolist())
+            self._passing[id(result)] = (result, passing, count / max(len(self), 1), result.tobytes())
             while len(self._masks) > MASK_CACHE_SIZE:
                 _, old = self._masks.popitem(last=False)
                 self._passing.pop(id(old), None)
         return result
 
-    def _pass_entry(self, mask: np.ndarray) -> tuple[np.ndarray | None, float, list[bool]]:
+    def _pass_entry(self, mask: np.ndarray) -> tuple[np.ndarray | None, float, bytes]:
         entry = self._passing.get(id(mask))
         if entry is not None and entry[0] is mask:
             return entry[1], entry[2], entry[3]
         count = int(mask.sum())
         passing = np.flatnonzero(mask) if count <= BRUTE_FORCE_MAX else None
-        return passing, count / max(len(self), 1), mask.tolist()
+        # bytes: indexing one element costs a quarter of a numpy bool's, at one byte per station
+        return passing, count / max(len(self), 1), mask.tobytes()
 
     def passing(self, mask: np.ndarray) -> np.ndarray | None:
         """Positions passing ``mask`` when they are few (<= BRUTE_FORCE_MAX), else None."""

@@ -286,7 +286,7 @@ def test_cell_lists_answer_as_the_tree_does(big):
         radius = None if rng.random() < 0.5 else float(rng.uniform(100, 5000))
         mask = index.mask(statuses=["open", "temporarily_closed", "closed"]) if rng.random() < 0.5 else None
         bound_r = np.inf if radius is None else radius * index.stretch + 1.0
-        passes = None if mask is None else mask.tolist()
+        passes = None if mask is None else mask.tobytes()
         if level_candidates(index.cells, index.xs, index.ys, x, y, k=k, bound_r=bound_r, stretch=index.stretch,
                             passes=passes) is not None:
             answered += 1
