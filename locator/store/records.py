@@ -221,6 +221,8 @@ class Records:
         return [c for c in map(_change, rows) if include_failed or c["state"] != "failed"]
 
     def change(self, change_id: int) -> dict[str, Any]:
+        if not 0 < int(change_id) < 2**63:  # beyond any stored id, and beyond what SQLite/PostgreSQL can compare
+            raise NotFound(f"no change {change_id}", param="change_id")
         row = self._one("SELECT id, at, username, layer, record_id, action, fields, state, data_version, reverts, "
                         "note FROM locator_changes WHERE id = ?", (int(change_id),))
         if row is None:
@@ -263,6 +265,8 @@ class Records:
         return [r for r in found if station_ids is None or r["station_id"] in station_ids]
 
     def report(self, report_id: int) -> dict[str, Any]:
+        if not 0 < int(report_id) < 2**63:
+            raise NotFound(f"no report {report_id}", param="report_id")
         row = self._one("SELECT id, station_id, kind, note, created_at, status, resolved_by, resolved_at, resolution "
                         "FROM locator_reports WHERE id = ?", (int(report_id),))
         if row is None:

@@ -78,6 +78,8 @@ def test_change_log_pending_done_failed_and_reconcile(records):
     history = records.changes("stations", "s1")
     assert [c["id"] for c in history] == [lost, landed, first]  # newest first, failed left out
     assert history[-1]["fields"] == {"name": ["甲", "乙"]} and history[-1]["data_version"] == 7
+    with pytest.raises(NotFound):
+        records.change(10**20)  # larger than any integer column: not found, not an overflow
     records.reconcile("stations", "s1", {"name": "乙", "phone": "110"})
     states = {c["id"]: c["state"] for c in records.changes("stations", "s1", include_failed=True)}
     assert states == {first: "done", failed: "failed", landed: "done", lost: "failed"}
