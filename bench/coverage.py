@@ -5,6 +5,9 @@ generated networks (a perturbed grid with some edges removed, some one-way stree
 100,000 (``--extra-sizes``) and about 1,000,000 segments (``--segments``). Each gets 2,000 stations
 (``--stations``) at seeded random points near the streets.
 
+Each child also prints the pass's stages (best CPU time of a few runs): snapping, the two-label search,
+the per-segment loop, and the rest (``frame``: building the segment table), with ``full`` a whole pass.
+
 The *coverage pass* is what a new snapshot or a new hour costs: snapping the stations, the two-label
 multi-source search (nearest and second-nearest distinct station) and the per-segment midpoint distances,
 as a table. The graph build, its routing matrices and snapping index (per snapshot, not per pass) are timed
@@ -104,6 +107,30 @@ def networkx_graph(graph: StreetGraph, profile: str):  # noqa: ANN201
     return g
 
 
+def stages(graph: StreetGraph, stations: gpd.GeoDataFrame, profile: str) -> dict[str, float]:
+    """CPU seconds of each stage of one pass, run one after another as segment_coverage runs them."""
+    from locator.core import coverage
+    from locator.core.network import Snapped
+
+    routing = graph.routing(profile)
+    out = {}
+    t = time.process_time()
+    sx, sy = stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()
+    snapped = Snapped.from_frame(graph.snap(sx, sy, profile=profile))
+    out["snap"], t = time.process_time() - t, time.process_time()
+    secs, metres, src = coverage._search(graph, routing, snapped, towards=True)
+    out["search"], t = time.process_time() - t, time.process_time()
+    st_seg, st_s, st_m = coverage._on_segment(graph, routing, snapped)
+    half_fwd_s, half_bwd_s = routing.seg_half_s
+    shortest.segment_best_two(graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s, half_bwd_s, secs, metres,
+                              src, st_seg, st_s, st_m)
+    out["segments"], t = time.process_time() - t, time.process_time()
+    segment_coverage(graph, stations, profile=profile)
+    out["full"] = time.process_time() - t
+    out["frame"] = out["full"] - out["snap"] - out["search"] - out["segments"]
+    return out
+
+
 def worker_time(spec: str, args: argparse.Namespace) -> None:
     import networkx as nx
 
@@ -126,6 +153,9 @@ def worker_time(spec: str, args: argparse.Namespace) -> None:
             print(json.dumps({"kind": "networkx", "profile": profile, "round": rnd, "wall_s": wall, "cpu_s": cpu}),
                   flush=True)
         del g
+        parts = [stages(graph, stations, profile) for _ in range(max(args.rounds, 5))]
+        print(json.dumps({"kind": "stages", "profile": profile,
+                          **{k: min(p[k] for p in parts) for k in parts[0]}}), flush=True)
 
 
 def worker_memory(spec: str, profile: str, args: argparse.Namespace) -> None:
@@ -151,6 +181,9 @@ def measure(spec: str, args: argparse.Namespace) -> list[dict]:
         ours = [r for r in records if r["kind"] == "ours" and r["profile"] == profile]
         base = [r for r in records if r["kind"] == "networkx" and r["profile"] == profile]
         memory = child("--worker", "memory", "--graph", spec, "--profile", profile, args=args)[0]
+        part = next(r for r in records if r["kind"] == "stages" and r["profile"] == profile)
+        print(f"  {spec} {profile} stages, best CPU ms: " + ", ".join(
+            f"{k} {1000 * part[k]:.2f}" for k in ("snap", "search", "segments", "frame", "full")), flush=True)
         row = {"graph": spec, "segments": build["segments"], "nodes": build["nodes"], "profile": profile,
                "build_s": build["build_s"], "pass_s": min(r["wall_s"] for r in ours),
                "pass_cpu_s": min(r["cpu_s"] for r in ours), "networkx_s": np.nan, "networkx_cpu_s": np.nan,

@@ -519,20 +519,21 @@ def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, firs
 
 def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: bool, limit_s: float = np.inf,
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best two labels from distinct points at every node (see :func:`locator.core.shortest.two_label_search`)."""
+    """Best two labels from distinct points at every node (see :func:`locator.core.shortest.nearest_two_search`)."""
     from locator.core import shortest
 
     src, node, secs, metres = source_edges(graph, routing, points, first_id=0, towards=towards)
     indptr, indices, weight, length = routing.kernel_rev if towards else routing.kernel_fwd
-    return shortest.two_label_search(indptr, indices, weight, length, node.astype(np.int64), src.astype(np.int64),
-                                     secs.astype(float), metres.astype(float), graph.n_nodes, float(limit_s))
+    return shortest.nearest_two_search(indptr, indices, weight, length, node.astype(np.int64),
+                                       src.astype(np.int64), secs.astype(float), metres.astype(float),
+                                       graph.n_nodes, float(limit_s))
 
 
 def nearest_two(graph: StreetGraph, routing: Routing, sources: Snapped) -> NodeLabels:
     """Every node's quickest way to its nearest source and to its nearest *distinct* other source.
 
-    One compiled multi-source search over the reversed graph in which each node keeps its best labels
-    from two different sources (checked against a two-label heapq Dijkstra in the tests).
+    Two compiled multi-source passes over the reversed graph: the nearest source, then the nearest other
+    one (checked against a two-label heapq Dijkstra and the one-pass two-label search in the tests).
     """
     secs, metres, src = _search(graph, routing, sources, towards=True)
     return NodeLabels(secs[:, 0], metres[:, 0], src[:, 0], secs[:, 1], metres[:, 1], src[:, 1])

@@ -179,6 +179,122 @@ def two_label_search(indptr, indices, weight, length, start_node, start_src, sta
     return dist, met, src
 
 
+@_jit_inline
+def _push(hkey, hnode, size, key, node):  # noqa: ANN001, ANN202
+    """Add an entry to a plain 4-ary min-heap of ``size`` entries (the caller counts it in)."""
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 2
+        if hkey[parent] <= key:
+            break
+        hkey[i], hnode[i] = hkey[parent], hnode[parent]
+        i = parent
+    hkey[i], hnode[i] = key, node
+
+
+@_jit_inline
+def _drop_root(hkey, hnode, size):  # noqa: ANN001, ANN202
+    """Replace the root by the entry at ``size`` (the last, already counted out) and sift it down."""
+    key, node = hkey[size], hnode[size]
+    i = 0
+    while True:
+        first = 4 * i + 1
+        if first >= size:
+            break
+        best, best_key = first, hkey[first]
+        last = min(first + 4, size)
+        for c in range(first + 1, last):
+            if hkey[c] < best_key:
+                best, best_key = c, hkey[c]
+        if best_key >= key:
+            break
+        hkey[i], hnode[i] = best_key, hnode[best]
+        i = best
+    hkey[i], hnode[i] = key, node
+
+
+@_jit
+def nearest_two_search(indptr, indices, weight, length, start_node, start_src, start_s, start_m,  # noqa: ANN001, ANN201
+                       n, limit_s):
+    """The same labels as :func:`two_label_search`, from two plain Dijkstra passes (each node settled once in
+    each), which is quicker than settling every node twice in one.
+
+    Pass 1 is a multi-source Dijkstra: each node's nearest source ``o1`` at ``d1``. Pass 2 finds ``d2``, the
+    quickest label from a source other than ``o1``: the last edge ``u -> v`` of such a path from source ``s``
+    either leaves ``u`` on its nearest label (``s == o1(u)``, so ``o1(u) != o1(v)``: a *seed*
+    ``d1(u) + w``, known after pass 1), or on a label from another source, which ``d2(u) + w`` matches or
+    beats; should ``o2(u)`` be ``o1(v)``, then ``o1(u) != o1(v)`` and the seed ``d1(u) + w`` beats it. So
+    ``d2(v)`` is the least of the seeds, the starting labels from other sources, and ``d2(u) + w`` over
+    edges with ``o2(u) != o1(v)``: a Dijkstra over ``d2`` from the seeds. Equal times may name a different
+    one of the tied sources than :func:`two_label_search` does. Same parameters and returns.
+    """
+    dist = np.full((n, 2), _INF)
+    met = np.full((n, 2), _INF)
+    src = np.full((n, 2), -1, dtype=np.int64)
+    # a plain heap with stale entries (skipped when popped: their key is no longer the node's label); each
+    # push is a strict improvement, so it holds at most starts + edges + nodes entries
+    cap = len(start_node) + len(indices) + n + 1
+    hkey = np.empty(cap)
+    hnode = np.empty(cap, dtype=np.int32)
+    size = 0
+    for i in range(len(start_node)):
+        v = start_node[i]
+        if start_s[i] <= limit_s and start_s[i] < dist[v, 0]:
+            dist[v, 0], met[v, 0], src[v, 0] = start_s[i], start_m[i], start_src[i]
+            _push(hkey, hnode, size, start_s[i], v)
+            size += 1
+    while size > 0:
+        d, v = hkey[0], hnode[0]
+        size -= 1
+        if size > 0:
+            _drop_root(hkey, hnode, size)
+        if d != dist[v, 0]:
+            continue
+        m, s = met[v, 0], src[v, 0]
+        for e in range(indptr[v], indptr[v + 1]):
+            nd = d + weight[e]
+            u = indices[e]
+            if nd < dist[u, 0] and nd <= limit_s:
+                dist[u, 0], met[u, 0], src[u, 0] = nd, m + length[e], s
+                _push(hkey, hnode, size, nd, u)
+                size += 1
+    # pass 2: seeds from the starting labels of other sources and from edges between two nearest sources
+    for i in range(len(start_node)):
+        v = start_node[i]
+        if start_src[i] != src[v, 0] and start_s[i] <= limit_s and start_s[i] < dist[v, 1]:
+            dist[v, 1], met[v, 1], src[v, 1] = start_s[i], start_m[i], start_src[i]
+    for v in range(n):
+        s = src[v, 0]
+        if s < 0:
+            continue
+        d, m = dist[v, 0], met[v, 0]
+        for e in range(indptr[v], indptr[v + 1]):
+            u = indices[e]
+            nd = d + weight[e]
+            if src[u, 0] != s and nd < dist[u, 1] and nd <= limit_s:
+                dist[u, 1], met[u, 1], src[u, 1] = nd, m + length[e], s
+    for v in range(n):
+        if src[v, 1] >= 0:
+            _push(hkey, hnode, size, dist[v, 1], v)
+            size += 1
+    while size > 0:
+        d, v = hkey[0], hnode[0]
+        size -= 1
+        if size > 0:
+            _drop_root(hkey, hnode, size)
+        if d != dist[v, 1]:
+            continue
+        m, s = met[v, 1], src[v, 1]
+        for e in range(indptr[v], indptr[v + 1]):
+            nd = d + weight[e]
+            u = indices[e]
+            if nd < dist[u, 1] and src[u, 0] != s and nd <= limit_s:
+                dist[u, 1], met[u, 1], src[u, 1] = nd, m + length[e], s
+                _push(hkey, hnode, size, nd, u)
+                size += 1
+    return dist, met, src
+
+
 @_jit
 def best_two(secs, metres, src):  # noqa: ANN001, ANN201
     """Per row of candidate columns: the quickest (first on ties) and the quickest from another source.
@@ -364,6 +480,7 @@ def warm() -> None:
     weight = np.ones(2)
     one = np.zeros(1, dtype=np.int64)
     two_label_search(indptr, indices, weight, weight, one, one, np.zeros(1), np.zeros(1), 2, _INF)
+    nearest_two_search(indptr, indices, weight, weight, one, one, np.zeros(1), np.zeros(1), 2, _INF)
     xs = np.zeros(1)
     best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
     ends = np.zeros(1, dtype=np.int64)

@@ -346,3 +346,74 @@ def test_max_distance_counts_slow_pushed_stretches():
                               max_distance_m=500)
     assert near["distance_m"].tolist() == pytest.approx([400])
     assert near["time_min"].tolist() == pytest.approx([400 / 80])
+
+
+def test_two_pass_search_matches_heapq_reference_on_many_graphs():
+    """The two-pass search (nearest, then nearest other source from seeds) against the plain two-label
+    Dijkstra and the one-pass compiled search: 300 random directed graphs, sources starting at several nodes
+    with offsets, some sharing a node, half with few distinct weights (many ties), with and without a limit."""
+    from locator.core.shortest import nearest_two_search, two_label_search
+
+    for seed in range(300):
+        rng = np.random.default_rng(5000 + seed)
+        n = int(rng.integers(2, 80))
+        m = int(rng.integers(1, 5 * n))
+        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+        w = rng.choice([0.0, 1.0, 2.0, 2.5], m) if seed % 2 else rng.uniform(0.1, 10, m)
+        keep = a != b
+        matrix, length = csr_from_edges(a[keep], b[keep], w[keep], 3 * w[keep], n)
+        starts = int(rng.integers(1, 10))
+        node = rng.integers(0, n, starts)
+        src = rng.integers(0, max(1, starts // 2 + 1), starts)
+        offset = rng.choice([0.0, 0.5, 3.0], starts)
+        arrays = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length, node, src,
+                  offset, 3 * offset, n)
+        adj: dict[int, list[tuple[int, float]]] = {}
+        coo = matrix.tocoo()
+        for x, y, weight in zip(coo.row, coo.col, coo.data, strict=True):
+            adj.setdefault(int(x), []).append((int(y), float(weight)))
+        best: list[list[tuple[float, int]]] = [[] for _ in range(n)]
+        heap = [(float(d), int(v), int(s)) for v, s, d in zip(node, src, offset, strict=True)]
+        heapq.heapify(heap)
+        while heap:
+            d, v, s = heapq.heappop(heap)
+            if len(best[v]) == 2 or any(t == s for _, t in best[v]):
+                continue
+            best[v].append((d, s))
+            for nxt, weight in adj.get(v, []):
+                heapq.heappush(heap, (d + weight, nxt, s))
+        for limit in (np.inf, float(rng.uniform(0, 10))):
+            secs, metres, source = nearest_two_search(*arrays, limit)
+            one_secs, one_metres, _ = two_label_search(*arrays, limit)
+            np.testing.assert_array_equal(secs, one_secs)
+            np.testing.assert_allclose(metres, one_metres, rtol=1e-12)
+            for v in range(n):
+                want = [d for d, _ in best[v] if d <= limit] + [np.inf] * 2
+                assert secs[v].tolist() == pytest.approx(want[:2]), (seed, v)
+                assert metres[v].tolist() == pytest.approx([3 * d for d in want[:2]]), (seed, v)
+                reached = np.isfinite(secs[v])
+                assert (source[v][~reached] == -1).all()
+                if reached.all():
+                    assert source[v][0] != source[v][1]
+                # each label's source really reaches the node that quickly
+                for k in np.flatnonzero(reached):
+                    assert any(s == source[v][k] and d == pytest.approx(secs[v][k]) for d, s in best[v]) or (
+                        _source_time(adj, node, src, offset, int(source[v][k]), v) == pytest.approx(secs[v][k]))
+
+
+def _source_time(adj: dict, node: np.ndarray, src: np.ndarray, offset: np.ndarray, source: int, target: int,
+                 ) -> float:
+    """Quickest time from one source (all its starts) to a node (heapq)."""
+    heap = [(float(d), int(v)) for v, s, d in zip(node, src, offset, strict=True) if s == source]
+    heapq.heapify(heap)
+    seen = set()
+    while heap:
+        d, v = heapq.heappop(heap)
+        if v in seen:
+            continue
+        if v == target:
+            return d
+        seen.add(v)
+        for nxt, weight in adj.get(v, []):
+            heapq.heappush(heap, (d + weight, nxt))
+    return np.inf
