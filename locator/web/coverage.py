@@ -153,6 +153,15 @@ def _segment_tree(snapshot) -> shapely.STRtree:  # noqa: ANN001
 def _bbox_in_work(bbox: tuple[float, float, float, float], system: str, work: str) -> shapely.Geometry:
     """The box drawn in lon/lat of ``system``, as a polygon in the work CRS (densified: it is not a box there)."""
     minlon, minlat, maxlon, maxlat = bbox
+    # Streets lie in the service area: clip the box to it (1 degree of margin covers GCJ-02/BD-09 offsets), so a
+    # box reaching where the work CRS can't draw (another hemisphere: inf) still finds the streets inside it.
+    from locator.config import service_area_bounds
+
+    area = service_area_bounds(current_app.config["SERVICE_AREA"])
+    minlon, minlat = max(minlon, area[0] - 1.0), max(minlat, area[1] - 1.0)
+    maxlon, maxlat = min(maxlon, area[2] + 1.0), min(maxlat, area[3] + 1.0)
+    if minlon > maxlon or minlat > maxlat:
+        return shapely.Polygon()
     # a box of zero width or height (a point, a line) is widened to ~1 cm: GEOS can't densify a degenerate polygon
     bbox = (minlon, minlat, max(maxlon, minlon + 1e-7), max(maxlat, minlat + 1e-7))
     box = shapely.segmentize(shapely.box(*bbox), max((bbox[2] - bbox[0]), (bbox[3] - bbox[1])) / 16)
