@@ -151,13 +151,15 @@ def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[
     from locator.core import shortest
 
     routing = graph.routing(prof)
-    secs, metres, src = _search(graph, routing, snapped, towards=True)
+    lab = _search(graph, routing, snapped, towards=True)
     st_seg, st_s, st_m = _on_segment(graph, routing, snapped)
     # one compiled loop over the segments: leave forward through v (nearest, second label), backward through
     # u, or reach a station on the segment itself; the quickest and the quickest other station
     half_fwd_s, half_bwd_s = routing.seg_half_s
     t1, m1, s1, t2, m2, s2 = shortest.segment_best_two(graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s,
-                                                       half_bwd_s, secs, metres, src, st_seg, st_s, st_m)
+                                                       half_bwd_s, lab.seconds, lab.metres, lab.source,
+                                                       lab.second_seconds, lab.second_metres, lab.second_source,
+                                                       st_seg, st_s, st_m)
     return {"time_min": t1, "distance_m": m1, "station": s1,
             "second_time_min": t2, "second_distance_m": m2, "second_station": s2}
 

@@ -406,7 +406,7 @@ def _vertex_ids(coords: np.ndarray) -> np.ndarray:
     return np.unique(mm, axis=0, return_inverse=True)[1].ravel()
 
 
-@register_builder("street_graph")
+@register_builder("street_graph", layers=("streets",))
 def _street_graph(snapshot: Snapshot) -> StreetGraph:
     from locator.core import shortest
 
@@ -518,15 +518,15 @@ def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, firs
 
 
 def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: bool, limit_s: float = np.inf,
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            ) -> NodeLabels:
     """Best two labels from distinct points at every node (see :func:`locator.core.shortest.nearest_two_search`)."""
     from locator.core import shortest
 
     src, node, secs, metres = source_edges(graph, routing, points, first_id=0, towards=towards)
     indptr, indices, weight, length = routing.kernel_rev if towards else routing.kernel_fwd
-    return shortest.nearest_two_search(indptr, indices, weight, length, node.astype(np.int64),
-                                       src.astype(np.int64), secs.astype(float), metres.astype(float),
-                                       graph.n_nodes, float(limit_s))
+    return NodeLabels(*shortest.nearest_two_search(indptr, indices, weight, length, node.astype(np.int64),
+                                                   src.astype(np.int64), secs.astype(float), metres.astype(float),
+                                                   graph.n_nodes, float(limit_s)))
 
 
 def nearest_two(graph: StreetGraph, routing: Routing, sources: Snapped) -> NodeLabels:
@@ -535,8 +535,7 @@ def nearest_two(graph: StreetGraph, routing: Routing, sources: Snapped) -> NodeL
     Two compiled multi-source passes over the reversed graph: the nearest source, then the nearest other
     one (checked against a two-label heapq Dijkstra and the one-pass two-label search in the tests).
     """
-    secs, metres, src = _search(graph, routing, sources, towards=True)
-    return NodeLabels(secs[:, 0], metres[:, 0], src[:, 0], secs[:, 1], metres[:, 1], src[:, 1])
+    return _search(graph, routing, sources, towards=True)
 
 
 def nearest_by_network(graph: StreetGraph, stations: gpd.GeoDataFrame, x: float, y: float, *, k: int = 3,
@@ -591,8 +590,8 @@ def _to_stations(graph: StreetGraph, routing: Routing, query: Snapped, st: Snapp
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Seconds and metres from the snapped query point to each snapped station, searching up to limit_s."""
     prof = routing.profile
-    secs, metres, _src = _search(graph, routing, query, towards=False, limit_s=limit_s)
-    dist, length = secs[:, 0], metres[:, 0]
+    labels = _search(graph, routing, query, towards=False, limit_s=limit_s)
+    dist, length = labels.seconds, labels.metres
     ok = st.segment >= 0
     seg = np.maximum(st.segment, 0)
     t, reach = st.fraction, st.snap_m / (prof.walk_kmh / 3.6)

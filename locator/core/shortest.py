@@ -226,11 +226,12 @@ def nearest_two_search(indptr, indices, weight, length, start_node, start_src, s
     beats; should ``o2(u)`` be ``o1(v)``, then ``o1(u) != o1(v)`` and the seed ``d1(u) + w`` beats it. So
     ``d2(v)`` is the least of the seeds, the starting labels from other sources, and ``d2(u) + w`` over
     edges with ``o2(u) != o1(v)``: a Dijkstra over ``d2`` from the seeds. Equal times may name a different
-    one of the tied sources than :func:`two_label_search` does. Same parameters and returns.
+    one of the tied sources than :func:`two_label_search` does. Same parameters; returns seconds, metres and
+    source of the nearest (``d1, m1, s1``) and of the nearest other source (``d2, m2, s2``) as 1-d arrays.
     """
-    dist = np.full((n, 2), _INF)
-    met = np.full((n, 2), _INF)
-    src = np.full((n, 2), -1, dtype=np.int64)
+    # one array per quantity and pass: each pass reads only its own and the nearest source (cache lines)
+    d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
+    d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
     # a plain heap with stale entries (skipped when popped: their key is no longer the node's label); each
     # push is a strict improvement, so it holds at most starts + edges + nodes entries
     cap = len(start_node) + len(indices) + n + 1
@@ -239,8 +240,8 @@ def nearest_two_search(indptr, indices, weight, length, start_node, start_src, s
     size = 0
     for i in range(len(start_node)):
         v = start_node[i]
-        if start_s[i] <= limit_s and start_s[i] < dist[v, 0]:
-            dist[v, 0], met[v, 0], src[v, 0] = start_s[i], start_m[i], start_src[i]
+        if start_s[i] <= limit_s and start_s[i] < d1[v]:
+            d1[v], m1[v], s1[v] = start_s[i], start_m[i], start_src[i]
             _push(hkey, hnode, size, start_s[i], v)
             size += 1
     while size > 0:
@@ -248,51 +249,51 @@ def nearest_two_search(indptr, indices, weight, length, start_node, start_src, s
         size -= 1
         if size > 0:
             _drop_root(hkey, hnode, size)
-        if d != dist[v, 0]:
+        if d != d1[v]:
             continue
-        m, s = met[v, 0], src[v, 0]
+        m, s = m1[v], s1[v]
         for e in range(indptr[v], indptr[v + 1]):
             nd = d + weight[e]
             u = indices[e]
-            if nd < dist[u, 0] and nd <= limit_s:
-                dist[u, 0], met[u, 0], src[u, 0] = nd, m + length[e], s
+            if nd < d1[u] and nd <= limit_s:
+                d1[u], m1[u], s1[u] = nd, m + length[e], s
                 _push(hkey, hnode, size, nd, u)
                 size += 1
     # pass 2: seeds from the starting labels of other sources and from edges between two nearest sources
     for i in range(len(start_node)):
         v = start_node[i]
-        if start_src[i] != src[v, 0] and start_s[i] <= limit_s and start_s[i] < dist[v, 1]:
-            dist[v, 1], met[v, 1], src[v, 1] = start_s[i], start_m[i], start_src[i]
+        if start_src[i] != s1[v] and start_s[i] <= limit_s and start_s[i] < d2[v]:
+            d2[v], m2[v], s2[v] = start_s[i], start_m[i], start_src[i]
     for v in range(n):
-        s = src[v, 0]
+        s = s1[v]
         if s < 0:
             continue
-        d, m = dist[v, 0], met[v, 0]
+        d, m = d1[v], m1[v]
         for e in range(indptr[v], indptr[v + 1]):
             u = indices[e]
             nd = d + weight[e]
-            if src[u, 0] != s and nd < dist[u, 1] and nd <= limit_s:
-                dist[u, 1], met[u, 1], src[u, 1] = nd, m + length[e], s
+            if s1[u] != s and nd < d2[u] and nd <= limit_s:
+                d2[u], m2[u], s2[u] = nd, m + length[e], s
     for v in range(n):
-        if src[v, 1] >= 0:
-            _push(hkey, hnode, size, dist[v, 1], v)
+        if s2[v] >= 0:
+            _push(hkey, hnode, size, d2[v], v)
             size += 1
     while size > 0:
         d, v = hkey[0], hnode[0]
         size -= 1
         if size > 0:
             _drop_root(hkey, hnode, size)
-        if d != dist[v, 1]:
+        if d != d2[v]:
             continue
-        m, s = met[v, 1], src[v, 1]
+        m, s = m2[v], s2[v]
         for e in range(indptr[v], indptr[v + 1]):
             nd = d + weight[e]
             u = indices[e]
-            if nd < dist[u, 1] and src[u, 0] != s and nd <= limit_s:
-                dist[u, 1], met[u, 1], src[u, 1] = nd, m + length[e], s
+            if nd < d2[u] and s1[u] != s and nd <= limit_s:
+                d2[u], m2[u], s2[u] = nd, m + length[e], s
                 _push(hkey, hnode, size, nd, u)
                 size += 1
-    return dist, met, src
+    return d1, m1, s1, d2, m2, s2
 
 
 @_jit
@@ -323,12 +324,12 @@ def best_two(secs, metres, src):  # noqa: ANN001, ANN201
 
 
 @_jit
-def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, dist, met, src,  # noqa: ANN001, ANN201
+def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2,  # noqa: ANN001, ANN201
                      st_seg, st_s, st_m):
     """Per segment, from its midpoint: the quickest station and the quickest other one, in one loop.
 
     Candidates, in this order (the first wins a tie): leave forward through ``seg_v`` (its nearest and
-    second labels: ``half_fwd_s + dist[v]``, ``half_m + met[v]``), backward through ``seg_u``, then the two
+    second labels: ``half_fwd_s + d1[v]``, ``half_m + m1[v]``, ...), backward through ``seg_u``, then the two
     quickest stations placed on the segment itself (``st_seg``, seconds ``st_s``, metres ``st_m`` from the
     midpoint; ties by station order). The same choice as :func:`best_two` over those six columns, without
     building them. Returns minutes, metres and source of both (``inf``/``-1`` where there is none).
@@ -346,16 +347,18 @@ def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, dist, met, sr
             on_s[k, 0], on_m[k, 0], on_src[k, 0] = st_s[i], st_m[i], i
         elif on_src[k, 1] < 0 or st_s[i] < on_s[k, 1]:
             on_s[k, 1], on_m[k, 1], on_src[k, 1] = st_s[i], st_m[i], i
-    t1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
-    t2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
+    t1, out_m1, out_s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
+    t2, out_m2, out_s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
     cs = np.empty(6)
     cm = np.empty(6)
     cw = np.empty(6, dtype=np.int64)
     for k in range(n):
         v, u = seg_v[k], seg_u[k]
+        cs[0], cm[0], cw[0] = half_fwd_s[k] + d1[v], half_m[k] + m1[v], o1[v]
+        cs[1], cm[1], cw[1] = half_fwd_s[k] + d2[v], half_m[k] + m2[v], o2[v]
+        cs[2], cm[2], cw[2] = half_bwd_s[k] + d1[u], half_m[k] + m1[u], o1[u]
+        cs[3], cm[3], cw[3] = half_bwd_s[k] + d2[u], half_m[k] + m2[u], o2[u]
         for j in range(2):
-            cs[j], cm[j], cw[j] = half_fwd_s[k] + dist[v, j], half_m[k] + met[v, j], src[v, j]
-            cs[2 + j], cm[2 + j], cw[2 + j] = half_bwd_s[k] + dist[u, j], half_m[k] + met[u, j], src[u, j]
             cs[4 + j], cm[4 + j], cw[4 + j] = on_s[k, j], on_m[k, j], on_src[k, j]
         best = -1
         for c in range(6):
@@ -363,14 +366,14 @@ def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, dist, met, sr
                 best = c
         if best < 0:
             continue
-        t1[k], m1[k], s1[k] = cs[best] / 60.0, cm[best], cw[best]
+        t1[k], out_m1[k], out_s1[k] = cs[best] / 60.0, cm[best], cw[best]
         other = -1
         for c in range(6):
             if cw[c] >= 0 and cw[c] != cw[best] and cs[c] < _INF and (other < 0 or cs[c] < cs[other]):
                 other = c
         if other >= 0:
-            t2[k], m2[k], s2[k] = cs[other] / 60.0, cm[other], cw[other]
-    return t1, m1, s1, t2, m2, s2
+            t2[k], out_m2[k], out_s2[k] = cs[other] / 60.0, cm[other], cw[other]
+    return t1, out_m1, out_s1, t2, out_m2, out_s2
 
 
 @_jit
@@ -484,8 +487,7 @@ def warm() -> None:
     xs = np.zeros(1)
     best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
     ends = np.zeros(1, dtype=np.int64)
-    segment_best_two(ends, ends, xs, xs, xs, np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64),
-                     ends, xs, xs)
+    segment_best_two(ends, ends, xs, xs, xs, xs, xs, ends, xs, xs, ends, ends, xs, xs)
     nearest_pieces(xs, xs, np.zeros((1, 1), dtype=np.int64), xs, xs, xs + 1, xs)
     cells, items = grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
     grid_nearest(xs, xs, cells, items, 0.0, 0.0, 1.0, 1, 1, xs, xs, xs + 1, xs)

@@ -383,7 +383,8 @@ def test_two_pass_search_matches_heapq_reference_on_many_graphs():
             for nxt, weight in adj.get(v, []):
                 heapq.heappush(heap, (d + weight, nxt, s))
         for limit in (np.inf, float(rng.uniform(0, 10))):
-            secs, metres, source = nearest_two_search(*arrays, limit)
+            d1, m1, s1, d2, m2, s2 = nearest_two_search(*arrays, limit)
+            secs, metres, source = np.column_stack([d1, d2]), np.column_stack([m1, m2]), np.column_stack([s1, s2])
             one_secs, one_metres, _ = two_label_search(*arrays, limit)
             np.testing.assert_array_equal(secs, one_secs)
             np.testing.assert_allclose(metres, one_metres, rtol=1e-12)
