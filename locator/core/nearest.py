@@ -62,6 +62,9 @@ CELL_MIN_SHARE = 0.5
 MASK_CACHE_SIZE = 256
 # (hours string, minute) -> (open, next change) answers kept per index before the cache starts over.
 HOURS_CACHE_SIZE = 8192
+# Result cards kept per index before that cache starts over: ~1 KB each plus the station's nav links (~1.5 KB,
+# shared by its cards in the three systems), so at most ~60 MB per worker however large the layer.
+CARD_CACHE_SIZE = 24_000
 
 # The ellipsoid of crs.geodesic_distance_m; called directly here for distance and azimuth in one call on the
 # hot path (crs' broadcasting wrappers cost more than the geodesics themselves for a handful of points).
@@ -304,12 +307,12 @@ def build_point_index(frame: gpd.GeoDataFrame, *, layer: str) -> PointIndex:
     )
 
 
-@register_builder("station_index")
+@register_builder("station_index", layers=("stations",))
 def station_index(snapshot: Snapshot) -> PointIndex:
     return build_point_index(snapshot.layer("stations"), layer="stations")
 
 
-@register_builder("booth_index")
+@register_builder("booth_index", layers=("booths",))
 def booth_index(snapshot: Snapshot) -> PointIndex:
     return build_point_index(snapshot.layer("booths"), layer="booths")
 
@@ -445,6 +448,15 @@ def next_change_iso(index: PointIndex, pos: int, at: datetime) -> str | None:
     return index.hours_state(pos, at)[1]
 
 
+def _nav(index: PointIndex, pos: int, name: str, address: str) -> dict[str, str]:
+    # the links are the same whatever the answer's system: one dict per station, shared by its cards
+    for system in COORD_SYSTEMS:
+        card = index._cards.get((pos, system))
+        if card is not None:
+            return card["nav"]  # type: ignore[no-any-return]
+    return nav_links_many([index.lon_w[pos]], [index.lat_w[pos]], [name], [address])[0]
+
+
 def result_card(index: PointIndex, pos: int, system: str) -> dict[str, Any]:
     """The parts of a nearest answer that depend only on the station and ``system``, built once per index.
 
@@ -462,7 +474,9 @@ def result_card(index: PointIndex, pos: int, system: str) -> dict[str, Any]:
             "opening_hours": index.column("opening_hours")[pos],
             "amenities": split_amenities(index.column("amenities")[pos]),
             "status": index.column("status")[pos], "source": index.column("source")[pos],
-            "nav": nav_links_many([index.lon_w[pos]], [index.lat_w[pos]], [name], [address])[0],
+            "nav": _nav(index, pos, name, address),
         }
-        index._cards[key] = card  # at most (stations x systems) entries: bounded by the layer
+        if len(index._cards) >= CARD_CACHE_SIZE:
+            index._cards.clear()
+        index._cards[key] = card
     return card

@@ -251,6 +251,7 @@ def test_result_card_is_built_once_in_each_system(stations):
         assert card["amenities"] == ["drinking_water", "microwave"]
         assert card["nav"] == nav_links(lon_w, lat_w, name="甲站")  # the links don't depend on `system`
         assert (card["id"], card["name"], card["status"], card["opening_hours"]) == ("s1", "甲站", "open", "24/7")
+    assert nn.result_card(index, pos, "bd09")["nav"] is nn.result_card(index, pos, "wgs84")["nav"]  # one per station
 
 
 def test_probe_sizes_do_not_change_answers(big):
