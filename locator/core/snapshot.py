@@ -7,6 +7,7 @@ the street graph, coverage) are built once per snapshot by registered builders.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,21 +15,40 @@ from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
+import shapely
 
 Builder = Callable[["Snapshot"], Any]
 
 # Builders run when a snapshot loads (so no request pays for them); registered by core modules.
 WARM_BUILDERS: dict[str, Builder] = {}
+# The layers each builder reads: a new snapshot whose layers are unchanged reuses the structure.
+BUILDER_LAYERS: dict[str, tuple[str, ...] | None] = {}
 
 
-def register_builder(key: str) -> Callable[[Builder], Builder]:
-    """Declare a derived structure built for every snapshot as it loads."""
+def register_builder(key: str, *, layers: tuple[str, ...] | None = None) -> Callable[[Builder], Builder]:
+    """Declare a derived structure built for every snapshot as it loads.
+
+    ``layers`` names the layers the builder reads (None: all of them). When data changes, a structure
+    whose layers are unchanged is carried over instead of rebuilt: an edit to one station must not
+    rebuild the street graph.
+    """
 
     def wrap(builder: Builder) -> Builder:
         WARM_BUILDERS[key] = builder
+        BUILDER_LAYERS[key] = layers
         return builder
 
     return wrap
+
+
+def layer_fingerprint(frame: gpd.GeoDataFrame) -> str:
+    """A digest of a layer's values, columns and geometry: equal digests, equal layers."""
+    digest = hashlib.sha1(",".join(map(str, frame.columns)).encode())
+    attributes = frame.drop(columns=frame.geometry.name)
+    digest.update(pd.util.hash_pandas_object(attributes, index=False).to_numpy().tobytes())
+    digest.update(b"".join(geom or b"" for geom in shapely.to_wkb(frame.geometry.to_numpy())))
+    return digest.hexdigest()
 
 
 @dataclass
@@ -54,7 +74,19 @@ class Snapshot:
                 self._derived[key] = (builder or WARM_BUILDERS[key])(self)
             return self._derived[key]
 
-    def warm(self) -> Snapshot:
+    def fingerprints(self) -> dict[str, str]:
+        """Per-layer digests, computed once per snapshot."""
+        return self.derived("_fingerprints", lambda snap: {
+            name: layer_fingerprint(layer) for name, layer in snap.layers.items()})
+
+    def warm(self, *, previous: Snapshot | None = None) -> Snapshot:
+        """Build every registered structure, carrying over from ``previous`` those whose layers are unchanged."""
+        if previous is not None:
+            mine, theirs = self.fingerprints(), previous.fingerprints()
+            for key, layers in BUILDER_LAYERS.items():
+                if layers is not None and key in previous._derived and all(
+                        name in mine and mine[name] == theirs.get(name) for name in layers):
+                    self._derived.setdefault(key, previous._derived[key])
         for key in WARM_BUILDERS:
             self.derived(key)
         return self

@@ -141,7 +141,7 @@ def normalise_text(text: object) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
-@register_builder("courier.places")
+@register_builder("courier.places", layers=("stations", "subdistricts"))
 def build_places(snapshot: Snapshot) -> pd.DataFrame:
     """One row per searchable place (stations, subdistricts) with its point in the work CRS."""
     frames = []

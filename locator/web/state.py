@@ -20,50 +20,94 @@ log = logging.getLogger(__name__)
 
 
 class DataState:
+    """The snapshot this worker serves, and when to look for a newer one.
+
+    Readers never wait for a reload: the request that finds the version moved starts loading the new
+    snapshot in a background thread and every request goes on with the old one until it is swapped
+    in. Only the very first load, ``reload()`` after this worker's own write, and every check when
+    ``reload_seconds`` is 0 load in the caller.
+    """
+
     def __init__(self, store: Store, *, reload_seconds: float = 2.0) -> None:
         self.store = store
         self.reload_seconds = reload_seconds
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
-        self._reload_lock = threading.Lock()
+        self._check_lock = threading.Lock()  # one thread checks the version at a time
+        self._load_lock = threading.Lock()  # one load at a time
+        self._loader: threading.Thread | None = None
         self.stale = False
         self.last_error = ""
 
     def current(self) -> Snapshot:
         snapshot = self._snapshot
-        if snapshot is None or time.monotonic() - self._checked_at >= self.reload_seconds:
-            snapshot = self._refresh()
-        return snapshot
+        if snapshot is None:
+            return self._load_now()
+        if time.monotonic() - self._checked_at >= self.reload_seconds and self._check_lock.acquire(blocking=False):
+            try:
+                self._check(snapshot)
+            finally:
+                self._check_lock.release()
+            if self.reload_seconds <= 0:
+                self.wait_idle()  # RELOAD_SECONDS=0: always fresh, loaded in the caller (tests, one-off tools)
+        return self._snapshot or snapshot
 
     def reload(self) -> Snapshot:
-        """Load now, whatever the clock says (after a write by this process)."""
-        self._checked_at = 0.0
-        return self.current()
+        """Load now, in the caller (after a write by this process, so it reads its own write)."""
+        return self._load_now()
 
-    def _refresh(self) -> Snapshot:
-        with self._reload_lock:
-            if self._snapshot is not None and time.monotonic() - self._checked_at < self.reload_seconds:
-                return self._snapshot
+    def wait_idle(self, timeout_s: float = 30.0) -> None:
+        """Wait for a background load to finish (tests, shutdown)."""
+        loader = self._loader
+        if loader is not None:
+            loader.join(timeout_s)
+
+    def _check(self, snapshot: Snapshot) -> None:
+        self._checked_at = time.monotonic()
+        try:
+            version = self.store.data_version()
+        except Exception as error:  # noqa: BLE001 - any store failure: keep serving what we have
+            self._mark_stale(error)
+            return
+        if self.stale:
+            self.stale, self.last_error = False, ""
+        if version != snapshot.version and (self._loader is None or not self._loader.is_alive()):
+            self._loader = threading.Thread(target=self._load_quietly, name="locator-reload", daemon=True)
+            self._loader.start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self._load_now()
+        except StoreUnavailable:
+            pass  # already marked stale; the next check tries again
+
+    def _load_now(self) -> Snapshot:
+        with self._load_lock:
+            previous = self._snapshot
             try:
-                version = self.store.data_version()
-                if self._snapshot is None or version != self._snapshot.version:
-                    self._snapshot = load_snapshot(self.store)
-                    log.info("loaded data version %s from %s", self._snapshot.version, self.store.location)
-                self.stale, self.last_error = False, ""
+                snapshot = load_snapshot(self.store, previous=previous)
             except Exception as error:  # noqa: BLE001 - any store failure: keep serving what we have
-                if self._snapshot is None:
+                self._mark_stale(error)
+                if previous is None:
                     raise StoreUnavailable(f"the data store can't be read: {error}") from error
-                if not self.stale:
-                    log.warning("store unreachable, serving data version %s: %s", self._snapshot.version, error)
-                self.stale, self.last_error = True, str(error)
+                return previous
+            if previous is None or snapshot.version != previous.version:
+                log.info("loaded data version %s from %s", snapshot.version, self.store.location)
+            self._snapshot, self.stale, self.last_error = snapshot, False, ""
             self._checked_at = time.monotonic()
-            return self._snapshot
+            return snapshot
+
+    def _mark_stale(self, error: Exception) -> None:
+        if not self.stale and self._snapshot is not None:
+            log.warning("store unreachable, serving data version %s: %s", self._snapshot.version, error)
+        self.stale, self.last_error = True, str(error)
 
 
-def load_snapshot(store: Store, *, warm: bool = True) -> Snapshot:
+def load_snapshot(store: Store, *, warm: bool = True, previous: Snapshot | None = None) -> Snapshot:
     """Read every layer from the store; the version is read first so a write during loading is seen
-    as a change at the next check rather than missed."""
+    as a change at the next check rather than missed. Structures whose layers are unchanged since
+    ``previous`` are carried over rather than rebuilt."""
     version = store.data_version()
     layers = {name: store.read(name) for name in LAYERS}
     snapshot = Snapshot(version=version, layers=layers)
-    return snapshot.warm() if warm else snapshot
+    return snapshot.warm(previous=previous) if warm else snapshot

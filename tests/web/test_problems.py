@@ -41,3 +41,55 @@ def test_readyz_is_503_problem_when_store_unreadable(tmp_path):
     bad.write_text("garbage")
     response = create_app({"STORE": str(bad)}).test_client().get("/readyz")
     assert_problem(response, 503)
+
+
+def test_readers_keep_the_old_snapshot_while_a_new_one_loads(tmp_path, stations):
+    import threading
+    import time
+
+    from locator.store import GeoPackageStore
+    from locator.web.state import DataState
+
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.write({"stations": stations})
+    state = DataState(store, reload_seconds=0.001)
+    first = state.current()
+    stations_index_before = first.derived("station_index")
+
+    gate = threading.Event()
+    real_read = store.read
+
+    def slow_read(layer):
+        gate.wait(10)
+        return real_read(layer)
+
+    store.write({"stations": stations.iloc[:2]})
+    store.read = slow_read  # the background load blocks until the gate opens
+    deadline = time.monotonic() + 5
+    while state._loader is None and time.monotonic() < deadline:
+        assert state.current() is first  # readers are answered at once, from the old data
+    assert state.current() is first
+    gate.set()
+    state.wait_idle()
+    new = state.current()
+    assert new.version == 2 and len(new.layer("stations")) == 2
+    assert new.derived("station_index") is not stations_index_before  # stations changed: rebuilt
+
+
+def test_unchanged_layers_keep_their_structures(tmp_path, stations):
+    from conftest import frame
+    from locator.store import GeoPackageStore
+    from locator.web.state import DataState
+
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.write({"stations": stations})
+    state = DataState(store, reload_seconds=0)
+    first = state.current()
+    booths_index = first.derived("booth_index")
+    stations_index = first.derived("station_index")
+    store.write({"stations": frame([{**stations.iloc[0].drop("geometry").to_dict(),
+                                     "geometry": "POINT (450100 4420100)"}])}, mode="upsert")
+    second = state.current()
+    assert second.version == 2
+    assert second.derived("booth_index") is booths_index  # booths unchanged: carried over
+    assert second.derived("station_index") is not stations_index
