@@ -117,7 +117,7 @@ def stages(graph: StreetGraph, stations: gpd.GeoDataFrame, profile: str) -> dict
     out = {}
     t = time.process_time()
     sx, sy = stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()
-    snapped = Snapped.from_frame(graph.snap(sx, sy, profile=profile))
+    snapped = Snapped(*graph.snap_index(profile).nearest(sx, sy))
     out["snap"], t = time.process_time() - t, time.process_time()
     lab = coverage._search(graph, routing, snapped, towards=True)
     out["search"], t = time.process_time() - t, time.process_time()

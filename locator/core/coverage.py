@@ -114,7 +114,8 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
     sx, sy = (stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()) if len(stations) else (
         np.zeros(0), np.zeros(0))
     if mode == "network":
-        snapped = Snapped.from_frame(graph.snap(sx, sy, profile=prof))
+        # the snapping index straight, without a DataFrame in between
+        snapped = Snapped(*graph.snap_index(prof).nearest(np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)))
         table = _network_table(graph, prof, snapped)
     else:
         snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), np.zeros(len(sx)))
