@@ -151,6 +151,10 @@ def _street_columns(graph: StreetGraph) -> dict[str, object]:
 def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[str, np.ndarray]:
     from locator.core import shortest
 
+    if graph.n_segments == 0:  # no streets: nothing to measure (and nothing to index into)
+        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return {"time_min": empty_f, "distance_m": empty_f, "station": empty_i,
+                "second_time_min": empty_f, "second_distance_m": empty_f, "second_station": empty_i}
     routing = graph.routing(prof)
     lab = _search(graph, routing, snapped, towards=True)
     st_seg, st_s, st_m = _on_segment(graph, routing, snapped)

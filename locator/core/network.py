@@ -172,7 +172,7 @@ class StreetGraph:
         seg = np.arange(self.n_segments) if segments is None else np.asarray(segments, dtype=np.int64)
         counts = self.seg_end[seg] - self.seg_start[seg] + 1
         owner = np.repeat(np.arange(len(seg)), counts)
-        first = np.repeat(self.seg_start[seg] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        first = np.repeat(self.seg_start[seg] - (np.cumsum(counts) - counts), counts)
         return shapely.linestrings(self.coords[first + np.arange(counts.sum())], indices=owner)
 
     @cached_property
@@ -252,11 +252,11 @@ class SnapIndex:
 
         counts = graph.seg_end[usable] - graph.seg_start[usable]  # pieces per segment
         piece_seg = np.repeat(usable, counts)
-        first = np.repeat(graph.seg_start[usable] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        first = np.repeat(graph.seg_start[usable] - (np.cumsum(counts) - counts), counts)
         start = first + np.arange(counts.sum(), dtype=np.int64)
         a, b = graph.coords[start], graph.coords[start + 1]
         piece_len = np.hypot(*(b - a).T)
-        seg_first = np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        seg_first = np.repeat((np.cumsum(counts) - counts), counts)
         cum = np.cumsum(piece_len)
         offset = cum - piece_len - (cum - piece_len)[seg_first] if len(cum) else cum
         ax, ay, bx, by = a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy()

@@ -18,3 +18,4 @@ def test_derived_is_built_once_and_may_nest():
     assert snapshot.derived("plan", plan) == "G+plan"
     assert snapshot.derived("plan", plan) == "G+plan"
     assert calls == ["plan", "graph"]
+
