@@ -466,7 +466,9 @@ def _by_subdistrict(snapshot: Snapshot, net: SitingNetwork, inst: Instance, chos
     table = frame.groupby("code", sort=True, as_index=False).sum()
     names = dict(zip(snapshot.layer("subdistricts")["code"].astype(str),
                      snapshot.layer("subdistricts")["name"].astype(str), strict=False))
-    table.insert(1, "name", [names.get(c, "全部 / all" if c == "" else c) for c in table["code"]])
+    # code "" holds the streets no subdistrict contains: all of them when the data has no subdistricts
+    rest = "全部 / all" if not names else "其他 / outside the subdistricts"
+    table.insert(1, "name", [names.get(c, rest if c == "" else c) for c in table["code"]])
     for when in ("before", "after"):
         table[f"share_{when}"] = np.divide(table[f"covered_{when}_m"], table["length_m"],
                                            out=np.zeros(len(table)), where=table["length_m"] > 0)

@@ -7,6 +7,7 @@ recorded and aborted; tiles are off (TILES=none). Screenshots go to tests/artifa
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -181,27 +182,125 @@ def test_other_pages_refuse_to_be_framed(new_page, live_server, second_origin):
     expect(frame_.locator(".folium-map")).to_have_count(0)
 
 
-def test_planner_siting_panel_draws_chosen_booths(new_page, make_live_server, browser_data, tmp_path, shoot):
-    """The scenario panel asks POST /api/v1/siting and shows the chosen booths with before/after coverage."""
-    import shutil
+def east_grid_rows() -> list[dict[str, object]]:
+    """A street grid 5-7 km east of the stations (no path to them: nothing there is covered): three streets
+    east-west (y = -500, 0, 500) and five north-south (x = 5000 ... 7000), so every segment between junctions
+    is 500 m long and measured at its middle, 250 m from a junction."""
+    rows = []
+    for j, y in enumerate((-500, 0, 500)):
+        across = ", ".join(f"{ORIGIN_X + x} {ORIGIN_Y + y}" for x in range(5000, 7001, 500))
+        rows.append({"id": f"e{j}", "name": f"东{j}街", "highway": "residential", "geometry": f"LINESTRING ({across})"})
+    for k, x in enumerate(range(5000, 7001, 500)):
+        along = ", ".join(f"{ORIGIN_X + x} {ORIGIN_Y + y}" for y in (-500, 0, 500))
+        rows.append({"id": f"n{k}", "name": f"南北{k}路", "highway": "residential",
+                     "geometry": f"LINESTRING ({along})"})
+    return rows
 
-    from playwright.sync_api import expect
+
+# Booths on junctions of the east grid: at a threshold of 500 m a booth covers the four segments around it
+# (their middles are 250 m away). b1 and b2 share nothing, so p=2 takes both (4 km); p=1 takes one of them.
+SITING_BOOTHS = {"b1": (5500, 0), "b2": (6500, 0), "b3": (6000, 500), "b9": (-200, 300)}
+
+
+@pytest.fixture
+def siting_server(make_live_server, browser_data, tmp_path):
+    import shutil
 
     from locator.store import GeoPackageStore
 
     path = tmp_path / "siting.gpkg"
     shutil.copyfile(browser_data, path)
-    booths = [{"id": f"b{i}", "address": f"<b>亭{i}</b>", "status": "candidate", "source": "demo",
-               "geometry": f"POINT ({ORIGIN_X + x} {ORIGIN_Y + y})"}
-              for i, (x, y) in enumerate(((2000, -1000), (-2000, -1000), (1000, 2000)))]
-    GeoPackageStore(path).write({"streets": frame(street_rows()), "booths": frame(booths)}, mode="replace")
-    server = make_live_server(STORE=path)
-    page, watch = new_page(server.url, viewport=DESKTOP)
+    booths = [{"id": bid, "address": f"<b>亭{bid}</b>", "status": "candidate", "source": "demo",
+               "geometry": f"POINT ({ORIGIN_X + x} {ORIGIN_Y + y})"} for bid, (x, y) in SITING_BOOTHS.items()]
+    GeoPackageStore(path).write({"streets": frame(street_rows() + east_grid_rows()), "booths": frame(booths)},
+                                mode="replace")
+    return make_live_server(STORE=path)
+
+
+PIN_SHIFT_PX = {"a": -9, "b": 9}  # siting_panel.js draws A's badge left of the booth, B's right
+
+
+def _pins_on_the_map(page, slot: str) -> list[str]:
+    """Ids of the slot's pins, each checked to sit where the map draws its booth's lon/lat (within 2 px, after the
+    badge's sideways shift)."""
+    from locator.crs import work_xy_to_lonlat
+
+    pins = page.locator(f".leaflet-marker-pane .siting-pin-{slot} .sc-pin")
+    ids = pins.evaluate_all("ps => ps.map(p => p.dataset.booth)")
+    name = page.evaluate("JSON.parse(document.getElementById('locator-config').textContent).map")
+    box = page.locator(".folium-map").bounding_box()
+    for i, booth_id in enumerate(ids):
+        x, y = SITING_BOOTHS[booth_id]
+        lon, lat = work_xy_to_lonlat(ORIGIN_X + x, ORIGIN_Y + y)
+        expected = page.evaluate(f"(p => {{ const q = window[{name!r}].latLngToContainerPoint(p); "
+                                 "return [q.x, q.y]; })", [float(lat), float(lon)])
+        pin = pins.nth(i).bounding_box()
+        centre = (pin["x"] + pin["width"] / 2 - box["x"] - PIN_SHIFT_PX[slot], pin["y"] + pin["height"] / 2 - box["y"])
+        assert abs(centre[0] - expected[0]) <= 2 and abs(centre[1] - expected[1]) <= 2, (booth_id, centre, expected)
+        assert 0 <= centre[0] <= box["width"] and 0 <= centre[1] <= box["height"], "pin outside the visible map"
+    return ids
+
+
+def test_planner_siting_panel_two_scenarios_side_by_side_with_export(new_page, siting_server, shoot):
+    """Scenario A (p=1) and B (p=2): the chosen booths are pins on the map where the booths are, each panel shows
+    covered share before and after, A and B sit side by side, and each exports (CSV, GeoJSON) as does the pair."""
+    import csv
+    import io
+    import json
+
+    from playwright.sync_api import expect
+
+    page, watch = new_page(siting_server.url, viewport=DESKTOP)
     page.goto("/planner?threshold_m=500")
-    page.locator("#siting-form input[name=p]").fill("2")
-    page.locator("#siting-form button").click()
-    expect(page.locator("#siting-status")).to_contain_text("已选")
-    expect(page.locator("#siting-table")).to_be_visible()
-    expect(page.locator("#siting-table tbody tr").first).to_be_visible()
+    form = page.locator("#siting-form")
+    form.locator("input[name=p]").fill("1")
+    form.locator("button").click()
+    expect(page.locator("#siting-status")).to_contain_text("方案 A: 已选 1 个采样亭")
+    a = page.locator("#scenario-a")
+    expect(a).to_be_visible()
+    expect(page.locator("#scenario-b")).to_be_hidden()
+    expect(a.locator(".sc-booths li")).to_have_count(1)
+    expect(page.locator(".siting-pin-a")).to_have_count(1)
+    [chosen_a] = _pins_on_the_map(page, "a")
+    assert chosen_a in {"b1", "b2"}
+    expect(a.locator(".sc-booths li")).to_contain_text(f"{chosen_a} · <b>亭{chosen_a}</b>")  # markup as text
+    before, after = (float(a.locator(".sc-totals").get_attribute(f"data-{k}")) for k in ("before", "after"))
+    assert 0 < before < after < 1  # the east grid was uncovered; one booth covers 2 km of it
+    expect(a.locator(".sc-totals")).to_contain_text("覆盖率")
+    expect(a.locator(".sc-table tbody tr").first).to_be_visible()
+
+    expect(form.locator("select[name=slot]")).to_have_value("b")  # the next run goes to B
+    form.locator("input[name=p]").fill("2")
+    form.locator("button").click()
+    expect(page.locator("#siting-status")).to_contain_text("方案 B: 已选 2 个采样亭")
+    b = page.locator("#scenario-b")
+    expect(b).to_be_visible()
+    expect(page.locator(".siting-pin-b")).to_have_count(2)
+    assert sorted(_pins_on_the_map(page, "b")) == ["b1", "b2"]
+    assert _pins_on_the_map(page, "a") == [chosen_a]  # A stays on the map beside B
+    after_b = float(b.locator(".sc-totals").get_attribute("data-after"))
+    assert after_b > after
+    box_a, box_b = a.bounding_box(), b.bounding_box()
+    assert box_b["x"] >= box_a["x"] + box_a["width"] - 1 and abs(box_b["y"] - box_a["y"]) < 2  # side by side
     shoot(page, "siting", full_page=True)
+
+    with page.expect_download() as caught:
+        a.get_by_role("button", name="下载 CSV").click()
+    assert caught.value.suggested_filename == "siting-A.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(caught.value.path()).read_text(encoding="utf-8-sig"))))
+    assert [(r["scenario"], r["booth_id"], r["p"]) for r in rows] == [("A", chosen_a, "1")]
+    assert float(rows[0]["share_after"]) == pytest.approx(after)
+    with page.expect_download() as caught:
+        b.get_by_role("button", name="下载 GeoJSON").click()
+    collection = json.loads(Path(caught.value.path()).read_text(encoding="utf-8"))
+    assert sorted(f["properties"]["id"] for f in collection["features"]) == ["b1", "b2"]
+    assert collection["crs_system"] == "wgs84" and collection["scenario"]["request"]["p"] == 2
+    with page.expect_download() as caught:
+        page.locator("#siting-compare button").click()
+    text = Path(caught.value.path()).read_text(encoding="utf-8-sig")
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0] == ["code", "name", "length_m", "share_before", "share_after_A", "share_after_B"]
+    total = next(r for r in table if r[1:2] == ["total"])
+    assert float(total[3]) == pytest.approx(before) and float(total[4]) == pytest.approx(after)
+    assert float(total[5]) == pytest.approx(after_b)
     assert_clean(watch)
