@@ -5,6 +5,10 @@ stations and their bands) it reports: HTML bytes (raw and gzip), server build ti
 drawn in headless Chromium (navigation start -> load -> two animation frames, so the canvas has painted).
 Goals at 100,000 segments: <= 5 MB sent (gzip allowed), drawn within 2 s; the naive map sends ~36 MB.
 
+Then the page itself: ``GET /map?layers=streets,stations`` through the app (test client) over a GeoPackage holding
+those streets, first request (builds the folium map; the snapshot and its coverage are loaded beforehand) against a
+repeated one (answered from the snapshot's page cache), as a ratio.
+
     .venv/bin/python bench/maps.py            # 10k and 100k
     .venv/bin/python bench/maps.py --sizes 10000
 """
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +32,9 @@ from locator.crs import from_work
 from locator.maps.assets import write_html
 from locator.maps.coverage import BAND_COLOURS, UNREACHABLE_COLOUR, band_of, streets_map
 
+# Running ``python bench/maps.py`` puts bench/ first on sys.path, where bench/coverage.py would shadow the
+# ``coverage`` package that numba (under the coverage core) imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 ORIGIN = (450_000.0, 4_420_000.0)
 CHROMIUM = "/usr/bin/chromium"
 
@@ -101,11 +110,49 @@ def measure(n: int, out: Path, browser) -> list[dict[str, object]]:
     return rows
 
 
+def page_times(n: int, out: Path) -> dict[str, float]:
+    """First and repeated GET /map over a store with ``n`` street segments (the snapshot warmed first)."""
+    from locator.store import GeoPackageStore
+    from locator.web import create_app
+
+    segments = generate(n)
+    streets = gpd.GeoDataFrame({"id": [f"w{i}" for i in range(n)], "name": segments["name"],
+                                "highway": "residential"}, geometry=segments.geometry, crs=segments.crs)
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = segments.total_bounds
+    k = max(3, n // 2000)
+    stations = gpd.GeoDataFrame({"id": [f"s{i}" for i in range(k)], "name": [f"站{i}" for i in range(k)],
+                                 "status": "open"},
+                                geometry=gpd.points_from_xy(rng.uniform(x0, x1, k), rng.uniform(y0, y1, k)),
+                                crs=segments.crs)
+    path = out / f"page-{n}.gpkg"
+    GeoPackageStore(path).write({"streets": streets, "stations": stations})
+    app = create_app({"STORE": str(path), "TILES": "none", "RATE_LIMIT": "0", "LOG_FORMAT": "text"})
+    client = app.test_client()
+    with app.app_context():
+        from locator.web import data_state
+
+        data_state().current()
+    url = "/map?layers=streets,stations"
+    client.get("/map?layers=stations")  # first-request costs that are not the street map's (templates, imports)
+    t0 = time.perf_counter()
+    first = client.get(url)
+    first_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    repeat = client.get(url)
+    repeat_s = time.perf_counter() - t0
+    if first.status_code != 200 or repeat.get_data() != first.get_data():
+        msg = f"/map at {n} segments: {first.status_code}, repeat differs"
+        raise RuntimeError(msg)
+    return {"segments": n, "first_s": first_s, "repeat_s": repeat_s, "mb": len(first.get_data()) / 1e6}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
+    print("load average before: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.no_browser:
@@ -126,6 +173,14 @@ def main() -> None:
         print(f"{row['segments']:>9} {row['map']:<14} {row['raw_mb']:>8.2f} {row['gzip_mb']:>8.2f} "
               f"{row['build_s']:>8.2f} {row['draw_s']:>8.2f} {row['raw_mb'] / base['raw_mb']:>13.3f}x "
               f"{row['draw_s'] / base['draw_s']:>13.3f}x")
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = [page_times(n, Path(tmp)) for n in args.sizes]
+    print()
+    print(f"{'segments':>9} {'/map MB':>8} {'first s':>8} {'repeat s':>9} {'repeat vs first':>16}")
+    for row in pages:
+        print(f"{row['segments']:>9} {row['mb']:>8.2f} {row['first_s']:>8.3f} {row['repeat_s']:>9.4f} "
+              f"{row['repeat_s'] / row['first_s']:>15.4f}x")
+    print("load average after: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import sys
 import time
 from pathlib import Path
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-timeout", type=float, default=600.0)
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args(argv)
+    print("load average before: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     cases = [generated()]
     if (SHARED / "bj-streets").exists() and (SHARED / "bj-bus-stops").exists():
         cases.append(beijing())
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print("\nspeedup = spopt end-to-end seconds (dense cost matrix + model build + CBC) / locator end-to-end "
           "seconds (sparse relation + aggregation + greedy + HiGHS); a timed-out baseline makes it a lower bound.")
+    print("load average after: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     return 0
 
 
