@@ -7,7 +7,6 @@ the street graph, coverage) are built once per snapshot by registered builders.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,8 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
-import shapely
 
 Builder = Callable[["Snapshot"], Any]
 
@@ -42,20 +39,13 @@ def register_builder(key: str, *, layers: tuple[str, ...] | None = None) -> Call
     return wrap
 
 
-def layer_fingerprint(frame: gpd.GeoDataFrame) -> str:
-    """A digest of a layer's values, columns and geometry: equal digests, equal layers."""
-    digest = hashlib.sha1(",".join(map(str, frame.columns)).encode())
-    attributes = frame.drop(columns=frame.geometry.name)
-    digest.update(pd.util.hash_pandas_object(attributes, index=False).to_numpy().tobytes())
-    digest.update(b"".join(geom or b"" for geom in shapely.to_wkb(frame.geometry.to_numpy())))
-    return digest.hexdigest()
-
-
 @dataclass
 class Snapshot:
     version: int
     layers: Mapping[str, gpd.GeoDataFrame]
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The data version at which each layer last changed (Store.layer_versions); equal numbers, equal layers.
+    layer_versions: Mapping[str, int] = field(default_factory=dict)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)
     # Re-entrant: a builder may itself ask for another derived structure (siting needs the graph).
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -74,18 +64,17 @@ class Snapshot:
                 self._derived[key] = (builder or WARM_BUILDERS[key])(self)
             return self._derived[key]
 
-    def fingerprints(self) -> dict[str, str]:
-        """Per-layer digests, computed once per snapshot."""
-        return self.derived("_fingerprints", lambda snap: {
-            name: layer_fingerprint(layer) for name, layer in snap.layers.items()})
+    def unchanged_since(self, previous: Snapshot, layers: tuple[str, ...]) -> bool:
+        """Whether every one of ``layers`` is the same here as in ``previous``."""
+        return bool(self.layer_versions) and all(
+            name in self.layer_versions and self.layer_versions[name] == previous.layer_versions.get(name)
+            for name in layers)
 
     def warm(self, *, previous: Snapshot | None = None) -> Snapshot:
         """Build every registered structure, carrying over from ``previous`` those whose layers are unchanged."""
         if previous is not None:
-            mine, theirs = self.fingerprints(), previous.fingerprints()
             for key, layers in BUILDER_LAYERS.items():
-                if layers is not None and key in previous._derived and all(
-                        name in mine and mine[name] == theirs.get(name) for name in layers):
+                if layers is not None and key in previous._derived and self.unchanged_since(previous, layers):
                     self._derived.setdefault(key, previous._derived[key])
         for key in WARM_BUILDERS:
             self.derived(key)

@@ -25,3 +25,6 @@ class Store(Protocol):
 
     def data_version(self) -> int:
         """A number that grows with every committed write; workers poll it to reload."""
+
+    def layer_versions(self) -> dict[str, int]:
+        """For every layer, the data version at which it last changed; unchanged layers need no reload."""

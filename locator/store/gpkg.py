@@ -72,6 +72,18 @@ class GeoPackageStore:
                 return 0
         return int(row[0]) if row else 0
 
+    def layer_versions(self) -> dict[str, int]:
+        """The data version at which each layer last changed (0: not since versions were kept)."""
+        known: dict[str, int] = {}
+        if self.path.exists():
+            with closing_sqlite(self.path) as db:
+                try:
+                    rows = db.execute(f"SELECT key, value FROM {_META} WHERE key LIKE 'layer_version:%'").fetchall()
+                except sqlite3.OperationalError:
+                    rows = []
+            known = {key.split(":", 1)[1]: int(value) for key, value in rows}
+        return {name: known.get(name, 0) for name in model.LAYERS}
+
     def stamp(self) -> tuple[int, int]:
         """A cheap change marker (inode, mtime): every committed write replaces the file."""
         try:
@@ -95,7 +107,7 @@ class GeoPackageStore:
             for name, frame in layers.items():
                 _write_layer(tmp, name, frame)
             version = self.data_version() + 1
-            _write_meta(tmp, version)
+            _write_meta(tmp, version, layers=list(layers))
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
@@ -125,13 +137,14 @@ def _write_layer(path: Path, name: str, frame: gpd.GeoDataFrame) -> None:
                                 promote_to_multi=False, layer_options={"OVERWRITE": "YES"})
 
 
-def _write_meta(path: Path, version: int) -> None:
+def _write_meta(path: Path, version: int, *, layers: list[str]) -> None:
     with closing_sqlite(path) as db:
         db.execute(f"CREATE TABLE IF NOT EXISTS {_META} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         now = datetime.now(UTC).isoformat(timespec="seconds")
         db.executemany(
             f"INSERT OR REPLACE INTO {_META} (key, value) VALUES (?, ?)",
-            [("data_version", str(version)), ("updated_at", now)],
+            [("data_version", str(version)), ("updated_at", now),
+             *((f"layer_version:{name}", str(version)) for name in layers)],
         )
         db.commit()
 

@@ -165,8 +165,21 @@ CREATE TABLE scenarios (
 CREATE INDEX scenarios_seq ON scenarios (_seq);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL), Migration(2, "street_access", _STREET_ACCESS),
-                                     Migration(3, "scenarios", _SCENARIOS))
+# Migration 4: the data version at which each layer last changed, so a worker reloads only what changed
+# (an edit to one station must not make every worker re-read and re-index the streets).
+_LAYER_VERSIONS = """
+CREATE TABLE layer_versions (
+    layer text PRIMARY KEY,
+    version bigint NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", _INITIAL),
+    Migration(2, "street_access", _STREET_ACCESS),
+    Migration(3, "scenarios", _SCENARIOS),
+    Migration(4, "layer_versions", _LAYER_VERSIONS),
+)
 LATEST = MIGRATIONS[-1].version
 
 _CREATE_LEDGER = """

@@ -81,6 +81,9 @@ class PostGISStore:
                     version = int(row[0]) if row else 0
                     for current, records in prepared.items():
                         _write_layer(conn, current, records, mode=mode)
+                        conn.execute("INSERT INTO layer_versions (layer, version) VALUES (%s, %s) "
+                                     "ON CONFLICT (layer) DO UPDATE SET version = EXCLUDED.version",
+                                     (current, version))
                     conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(version)))
             except (psycopg.IntegrityError, psycopg.DataError) as error:
                 raise ValidationFailed(f"layer {current} was not written: {_reason(error, detail=True)}",
@@ -91,6 +94,13 @@ class PostGISStore:
         with self._connect() as conn:
             row = conn.execute("SELECT version FROM data_version").fetchone()
         return int(row[0]) if row else 0
+
+    def layer_versions(self) -> dict[str, int]:
+        """The data version at which each layer last changed (0: not since versions were kept)."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT layer, version FROM layer_versions").fetchall()
+        known = {str(layer): int(version) for layer, version in rows}
+        return {name: known.get(name, 0) for name in model.LAYERS}
 
     def schema_version(self) -> int:
         """The highest migration applied to the database (0 for an empty one)."""

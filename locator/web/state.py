@@ -104,10 +104,16 @@ class DataState:
 
 
 def load_snapshot(store: Store, *, warm: bool = True, previous: Snapshot | None = None) -> Snapshot:
-    """Read every layer from the store; the version is read first so a write during loading is seen
-    as a change at the next check rather than missed. Structures whose layers are unchanged since
-    ``previous`` are carried over rather than rebuilt."""
+    """Read the layers from the store, re-reading only those changed since ``previous``.
+
+    Versions are read before the layers, so a write during loading is seen as a change at the next
+    check rather than missed. Structures built from unchanged layers are carried over, not rebuilt.
+    """
     version = store.data_version()
-    layers = {name: store.read(name) for name in LAYERS}
-    snapshot = Snapshot(version=version, layers=layers)
+    versions = store.layer_versions()
+    layers = {}
+    for name in LAYERS:
+        same = previous is not None and previous.layer_versions and previous.layer_versions.get(name) == versions[name]
+        layers[name] = previous.layers[name] if same else store.read(name)  # type: ignore[union-attr]
+    snapshot = Snapshot(version=version, layers=layers, layer_versions=versions)
     return snapshot.warm(previous=previous) if warm else snapshot

@@ -153,3 +153,16 @@ def test_failed_gpkg_write_leaves_file_byte_identical(gpkg_store, stations, fail
     assert _digest(gpkg_store.path) == before
     assert gpkg_store.data_version() == 1
     assert not [p for p in gpkg_store.path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_layer_versions_move_only_for_written_layers(store, stations):
+    from locator import model as _model
+
+    assert set(store.layer_versions()) == set(_model.LAYERS)
+    first = store.write({"stations": stations})
+    booths = _model.empty("booths", crs="EPSG:32650")
+    second = store.write({"booths": booths})
+    versions = store.layer_versions()
+    assert versions["stations"] == first
+    assert versions["booths"] == second
+    assert versions["streets"] == 0

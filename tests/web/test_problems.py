@@ -89,7 +89,11 @@ def test_unchanged_layers_keep_their_structures(tmp_path, stations):
     stations_index = first.derived("station_index")
     store.write({"stations": frame([{**stations.iloc[0].drop("geometry").to_dict(),
                                      "geometry": "POINT (450100 4420100)"}])}, mode="upsert")
+    reads = []
+    real_read = store.read
+    store.read = lambda layer: reads.append(layer) or real_read(layer)
     second = state.current()
+    assert reads == ["stations"]  # only the changed layer is read again
     assert second.version == 2
     assert second.derived("booth_index") is booths_index  # booths unchanged: carried over
     assert second.derived("station_index") is not stations_index
