@@ -7,14 +7,13 @@ exclusive lock on a side file, so two writes never interleave.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import sqlite3
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pandas as pd
 import pyogrio
 
 from locator import crs, model
+from locator.store.filelock import file_lock
 
 _META = "locator_meta"
 
@@ -116,14 +116,8 @@ class GeoPackageStore:
             tmp.unlink(missing_ok=True)
         return version
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        with open(self.path.with_name(self.path.name + ".lock"), "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def _lock(self) -> AbstractContextManager[None]:
+        return file_lock(self.path.with_name(self.path.name + ".lock"))
 
 
 def _write_layer(path: Path, name: str, frame: gpd.GeoDataFrame) -> None:

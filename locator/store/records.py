@@ -18,7 +18,6 @@ moment, but it never misses a change that landed.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from locator.errors import Conflict, InvalidParameter, NotFound, StoreUnavailable
+from locator.store.filelock import file_lock
 
 ROLES = ("editor", "admin")
 REPORT_KINDS = ("closed_when_open", "amenity_problem", "wrong_location")
@@ -330,15 +330,8 @@ class SQLiteRecords(Records):
         finally:
             db.close()
 
-    @contextmanager
-    def edit_lock(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".edit.lock"), "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def edit_lock(self) -> AbstractContextManager[None]:
+        return file_lock(self.path.with_name(self.path.name + ".edit.lock"))
 
 
 class PostgresRecords(Records):

@@ -15,19 +15,19 @@ planned_data_version}``; ``list()`` leaves out the bulky ``result``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from locator.errors import NotFound, StoreUnavailable
+from locator.store.filelock import file_lock
 
 # Columns of the scenarios table, in the order the record's keys are read back.
 _COLUMNS = ("id", "created_at", "name", "created_by", "data_version", "crs", "params", "marked_planned",
@@ -106,14 +106,8 @@ class JsonScenarioStore:
                 return record
         raise _not_found(scenario_id)
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        with open(self.path.with_name(self.path.name + ".lock"), "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def _lock(self) -> AbstractContextManager[None]:
+        return file_lock(self.path.with_name(self.path.name + ".lock"))
 
 
 class PostgresScenarioStore:
