@@ -42,7 +42,8 @@ class _Prepared:
 def import_file(store, layer: str, path: str | Path, *, system: str | None = None,
                 mapping: dict[str, str] | None = None, dry_run: bool = False, strict: bool = False,
                 service_area: tuple[float, float, float, float] = DEFAULT_SERVICE_AREA,
-                progress: bool = False, source: str | None = None) -> ImportReport:
+                progress: bool = False, source: str | None = None,
+                scope: dict[str, str] | None = None) -> ImportReport:
     """Import ``path`` into ``layer`` of ``store``; upsert by key unless ``dry_run`` or ``strict`` forbids.
 
     Parameters
@@ -68,6 +69,9 @@ def import_file(store, layer: str, path: str | Path, *, system: str | None = Non
         Show a tqdm progress bar on stderr.
     source : str, optional
         Value of the ``source`` column where the file has none (default ``import``).
+    scope : dict, optional
+        For an editor: ``{"district": ..., "subdistrict": ...}`` (empty values allow any). Rows outside it,
+        or replacing a stored record outside it, are rejected.
 
     Returns
     -------
@@ -107,6 +111,9 @@ def import_file(store, layer: str, path: str | Path, *, system: str | None = Non
         rejected_rows = {e.problem.row for e in entries}
         ok = ~np.isin(numbers, list(rejected_rows))
         entries += _duplicates(store, prepared.frame, numbers, ok, match, layer, path.name)
+        if scope:
+            ok = ~np.isin(numbers, [e.problem.row for e in entries])
+            entries += _outside_scope(store, prepared.frame, numbers, ok, layer, path.name, scope)
         report.rejections = sorted(entries, key=lambda e: e.problem.row)
         kept = ~np.isin(numbers, [e.problem.row for e in report.rejections])
         report.rows_imported = int(kept.sum())
@@ -181,6 +188,30 @@ def _validate(prepared: _Prepared, numbers: np.ndarray, match: columns.ColumnMat
             continue  # a made id repeats when name, address and place do: the duplicate rules say it better
         column = match.fields.get(problem.column, problem.column)
         entries.append(Entry(model.Problem(problem.row, column, problem.reason, file), "invalid"))
+    return entries
+
+
+def _outside_scope(store, frame: gpd.GeoDataFrame, numbers: np.ndarray, ok: np.ndarray, layer: str, file: str,
+                   scope: dict[str, str]) -> list[Entry]:
+    """Rows an editor may not write: outside their district/subdistrict, or replacing a record outside it."""
+    wanted = {field: value for field, value in scope.items() if value}
+    key = model.layer_schema(layer).key
+    stored = store.read(layer)
+    stored_fields = stored.set_index(key)[list(wanted)] if len(stored) else None
+    entries = []
+    for pos in np.flatnonzero(ok):
+        row = frame.iloc[pos]
+        for field, value in wanted.items():
+            if str(row.get(field, "")) != value:
+                reason = f"{field} {row.get(field, '')!r} is outside your area ({value})"
+                entries.append(Entry(model.Problem(int(numbers[pos]), field, reason, file), "outside_scope"))
+                break
+        else:
+            record_id = row.get(key)
+            if stored_fields is not None and record_id in stored_fields.index and any(
+                    str(stored_fields.at[record_id, field]) != value for field, value in wanted.items()):
+                reason = f"would replace stored record {record_id} of another area"
+                entries.append(Entry(model.Problem(int(numbers[pos]), key, reason, file), "outside_scope"))
     return entries
 
 

@@ -14,17 +14,18 @@ from locator.model import Problem
 
 # Why a row was rejected, for the summary; every rejection has exactly one kind.
 KINDS = ("no_coordinates", "no_system", "outside_area", "invalid", "duplicate_near",
-         "duplicate_name_address", "duplicate_stored")
+         "duplicate_name_address", "duplicate_stored", "outside_scope")
 _KIND_LABELS = {
     "en": {"no_coordinates": "no coordinates", "no_system": "no coordinate system",
            "outside_area": "outside the service area", "invalid": "invalid values",
            "duplicate_near": "duplicate (within 30 m)", "duplicate_name_address": "duplicate (same name and address)",
            "duplicate_stored": "duplicate of a stored record", "hours": "opening hours not understood",
-           "amenities": "unknown amenity words"},
+           "amenities": "unknown amenity words", "outside_scope": "outside your area"},
     "zh": {"no_coordinates": "无坐标", "no_system": "无坐标系", "outside_area": "超出服务范围",
            "invalid": "数值无效", "duplicate_near": "重复（30 米内）",
            "duplicate_name_address": "重复（名称和地址相同）",
-           "duplicate_stored": "与已有记录重复", "hours": "开放时间无法识别", "amenities": "未知的服务项目"},
+           "duplicate_stored": "与已有记录重复", "hours": "开放时间无法识别", "amenities": "未知的服务项目",
+           "outside_scope": "超出您的管辖范围"},
 }
 _ROW_NUMBERING = {
     "zh": "行号从第一条数据记录起算为第 1 行（表头不计：第 1 行即电子表格的第 2 行、GeoJSON 的第 1 个要素）。",
@@ -56,6 +57,8 @@ _ZH = (
     (r"^([\d.]+) m from row (\d+)(.*)$", r"与第 \2 行相距 \1 米\3"),
     (r"^([\d.]+) m from stored record (.*)$", r"与已有记录 \2 相距 \1 米"),
     (r"^same name and address as row (\d+)$", r"名称和地址与第 \1 行相同"),
+    (r"^(\w+) (.*) is outside your area \((.*)\)$", r"\1 \2 超出您的管辖范围（\3）"),
+    (r"^would replace stored record (.*) of another area$", r"会覆盖其他区域的已有记录 \1"),
     (r"^same name and address as stored record (.*)$", r"名称和地址与已有记录 \1 相同"),
     (r"^opening hours not understood, kept as given: (.*)$", r"开放时间无法识别，已保留原文：\1"),
     (r"^unknown amenity words left out: (.*)$", r"未知的服务项目词（未导入）：\1"),

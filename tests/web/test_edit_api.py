@@ -213,8 +213,6 @@ def test_upload_dry_run_then_commit(api, tokens):
     from io import BytesIO
 
     files = {"file": (BytesIO(CSV.encode("utf-8")), "stations.csv"), "layer": "stations", "crs": "wgs84"}
-    assert_problem(api.post("/api/v1/imports", data=dict(files), headers=bearer(tokens["chaoyang"])), 403)
-    files = {"file": (BytesIO(CSV.encode("utf-8")), "stations.csv"), "layer": "stations", "crs": "wgs84"}
     staged = api.post("/api/v1/imports", data=files, headers=bearer(tokens["admin"]))
     assert staged.status_code == 201, staged.get_data(as_text=True)
     body = staged.get_json()
@@ -253,3 +251,28 @@ def test_failed_store_write_is_503_and_logged_as_failed(api, edit_app, tokens, m
     monkeypatch.undo()
     history = api.get("/api/v1/stations/s1/history", headers=bearer(tokens["admin"])).get_json()
     assert history["changes"] == [] and history["item"]["name"] == "甲站"
+
+
+def test_editor_imports_only_rows_of_their_district(api, tokens):
+    from io import BytesIO
+
+    def upload(token, text, layer="stations"):
+        files = {"file": (BytesIO(text.encode("utf-8")), "stations.csv"), "layer": layer, "crs": "wgs84"}
+        return api.post("/api/v1/imports", data=files, headers=bearer(token))
+
+    streets = upload(tokens["chaoyang"], "name,lon,lat\nx,116.4,39.9\n", layer="streets")
+    assert_problem(streets, 403, param="layer")
+    mixed = CSV + "别区的站,路四,116.65,40.13,顺义区\n"
+    staged = upload(tokens["chaoyang"], mixed)
+    assert staged.status_code == 201, staged.get_data(as_text=True)
+    report = staged.get_json()["report"]
+    assert report["rows_imported"] == 2
+    reasons = [p["reason"] for p in report["problems"] if p["row"] == 4]
+    assert reasons and "outside your area" in reasons[0]
+    upload_id = staged.get_json()["upload_id"]
+    assert_problem(api.post(f"/api/v1/imports/{upload_id}/commit", headers=bearer(tokens["shunyi"])), 404)
+    done = api.post(f"/api/v1/imports/{upload_id}/commit", headers=bearer(tokens["chaoyang"]))
+    assert done.status_code == 200 and done.get_json()["report"]["written"]
+    districts = [s["district"] for s in api.get("/api/v1/stations?limit=50").get_json()["items"]]
+    assert "顺义区" not in districts and len(districts) == 7
+

@@ -89,10 +89,16 @@
   }
 
   function fitToPins() {
+    // The map's opening zoom may still be animating (the answer can arrive that fast): when that
+    // animation ends Leaflet moves to ITS target, undoing our view. Fit once it has ended.
+    if (map._animatingZoom) { map.once('zoomend', fitToPins); return; }
     var points = [];
     Object.keys(slots).forEach(function (k) {
       slots[k].layer.eachLayer(function (m) { points.push(m.getLatLng()); });
     });
+    // The page's layout may have changed since Leaflet measured the map (styles, the panel opening):
+    // measure again, or the fit is computed for a box of another size and the pins land off-screen.
+    map.invalidateSize({pan: false});
     // no animation: the pins are where they belong as soon as the answer shows
     if (points.length === 1) { map.setView(points[0], Math.max(map.getZoom(), 14), {animate: false}); }
     if (points.length > 1) {
