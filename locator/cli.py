@@ -230,7 +230,7 @@ def _store(settings: dict[str, object]):  # noqa: ANN202 - a Store
     return open_store(str(settings["STORE"]), work_crs=str(settings["WORK_CRS"]))
 
 
-SERVE_THREADS = 4  # threads per gunicorn worker (gthread)
+SERVE_THREADS = 2  # threads per gunicorn worker (gthread); 2 gave a lower p99 than 4 on 2 cores (bench/nearest.py)
 
 
 def _serve(args: argparse.Namespace, settings: dict[str, object]) -> int:
