@@ -7,7 +7,9 @@ without a shared vertex (bridges, tunnels) are not junctions, as in OpenStreetMa
 
 Travel profiles give a speed per OpenStreetMap ``highway`` class. Walkers ignore ``oneway``; e-bikes obey
 it. An e-bike is pushed (walked, at walking speed) where riding is not allowed, and neither profile
-uses motorways (Beijing forbids pedestrians and non-motor vehicles on expressways).
+uses motorways (Beijing forbids pedestrians and non-motor vehicles on expressways). The streets layer's
+``access`` column (from OSM ``foot``/``bicycle``/``access`` tags, see ``locator.io.osm``) refines this per
+way: ``foot`` ways are pushed by e-bikes, ``bicycle`` ways are closed to walkers.
 
 ==================================================  ===========  =====================================
 highway class                                       walk km/h    ebike km/h
@@ -64,6 +66,7 @@ class Profile:
     walked: frozenset[str] = frozenset()  # pushed at walk_kmh, both ways
     walk_kmh: float = WALK_KMH
     straight_kmh: float = WALK_KMH  # for straight-line mode, where there is no class to look up
+    rides: bool = False  # a rider: may use access=bicycle ways, pushes on access=foot ways; a walker: the reverse
 
     def speed_kmh(self, highway: str) -> float | None:
         """Speed on a class, or None where this profile may not go."""
@@ -80,7 +83,7 @@ EBIKE = Profile(
     {"trunk": 15, "trunk_link": 15, "primary": 18, "primary_link": 18, "secondary": 18, "secondary_link": 18,
      "cycleway": 18, "tertiary": 16, "tertiary_link": 16, "residential": 14, "unclassified": 14, "road": 14,
      "service": 10, "living_street": 10, "track": 10},
-    12.0, obey_oneway=True, walked=_FOOT_CLASSES, straight_kmh=15.0,
+    12.0, obey_oneway=True, walked=_FOOT_CLASSES, straight_kmh=15.0, rides=True,
 )
 PROFILES: dict[str, Profile] = {p.name: p for p in (WALK, EBIKE)}
 
@@ -167,6 +170,20 @@ class StreetGraph:
     def seg_highway(self) -> np.ndarray:
         return self.streets["highway"].to_numpy(dtype=object)[self.seg_street]
 
+    @cached_property
+    def seg_access(self) -> np.ndarray:
+        """Who may use each segment: "" everyone, "foot" walkers (riders push), "bicycle" riders only."""
+        if "access" not in self.streets:
+            return np.full(self.n_segments, "", dtype=object)
+        return self.streets["access"].fillna("").astype(str).to_numpy(dtype=object)[self.seg_street]
+
+    def usable_segments(self, prof: Profile) -> np.ndarray:
+        """Segments the profile may use at all (walked or ridden)."""
+        ok = ~np.isin(self.seg_highway, list(prof.forbidden))
+        if not prof.rides:
+            ok &= self.seg_access != "bicycle"  # riders-only ways are closed to walkers
+        return np.flatnonzero(ok)
+
     def segment_geometries(self, segments: np.ndarray | None = None) -> np.ndarray:
         """Shapely LineStrings of the given segments (all by default), built on demand."""
         seg = np.arange(self.n_segments) if segments is None else np.asarray(segments, dtype=np.int64)
@@ -216,11 +233,10 @@ class StreetGraph:
         """The profile's snapping index, built once and kept."""
         prof = get_profile(profile)
         # One index per set of forbidden classes: a station by a motorway must snap to the side road.
-        key = ("snap", prof.forbidden)
+        key = ("snap", prof.forbidden, prof.rides)
         with self._lock:
             if key not in self._cache:
-                usable = np.flatnonzero(~np.isin(self.seg_highway, list(prof.forbidden)))
-                self._cache[key] = SnapIndex.build(self, usable)
+                self._cache[key] = SnapIndex.build(self, self.usable_segments(prof))
             return self._cache[key]
 
 
@@ -297,11 +313,15 @@ class SnapIndex:
 def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
     classes, codes = np.unique(graph.seg_highway.astype(str), return_inverse=True)
     speeds = np.array([prof.speed_kmh(c) or np.nan for c in classes], dtype=float)
-    walked = np.isin(classes, list(prof.walked))
-    seg_speed_ms = speeds[codes] / 3.6
+    access = graph.seg_access
+    # A rider pushes (walks, both ways) where only walking is allowed; a walker keeps off riders-only ways.
+    walked_seg = np.isin(classes, list(prof.walked))[codes] | ((access == "foot") if prof.rides else False)
+    seg_speed_ms = np.where(walked_seg & np.isfinite(speeds[codes]), prof.walk_kmh, speeds[codes]) / 3.6
+    if not prof.rides:
+        seg_speed_ms = np.where(access == "bicycle", np.nan, seg_speed_ms)
     seconds = graph.seg_length_m / seg_speed_ms
     allowed = np.isfinite(seconds)
-    oneway = graph.seg_oneway & prof.obey_oneway & ~walked[codes]
+    oneway = graph.seg_oneway & prof.obey_oneway & ~walked_seg
     fwd_s = np.where(allowed, seconds, np.inf)
     bwd_s = np.where(allowed & ~oneway, seconds, np.inf)
     loops = graph.seg_u == graph.seg_v  # a loop never shortens a path
@@ -356,6 +376,7 @@ def build_street_graph(streets: gpd.GeoDataFrame) -> StreetGraph:
         "name": streets["name"].fillna("").astype(str) if "name" in streets else "",
         "highway": streets["highway"].fillna("").astype(str).replace("", "unclassified")
         if "highway" in streets else "unclassified",
+        "access": streets["access"].fillna("").astype(str) if "access" in streets else "",
     }).reset_index(drop=True)
     oneway_by_street = (streets["oneway"].to_numpy(dtype=bool) if "oneway" in streets
                         else np.zeros(len(streets), dtype=bool))
