@@ -94,7 +94,7 @@ def import_file(store, layer: str, path: str | Path, *, system: str | None = Non
     geometry = src.geometry.loc[keep].reset_index(drop=True) if src.geometry is not None else None
     report = ImportReport(file=path.name, layer=layer, format=src.format, encoding=src.encoding,
                           rows_total=len(cells), columns=dict(match.fields), ignored_columns=match.ignored,
-                          dry_run=dry_run, strict=strict)
+                          dry_run=dry_run, strict=strict, osm_ways_read=src.ways_read, osm_dropped=dict(src.dropped))
     bar = tqdm(total=len(cells), unit="row", desc=f"import {path.name}", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
     with bar:

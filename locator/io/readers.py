@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -47,6 +47,10 @@ class Source:
         ``csv``, ``xlsx``, ``geojson``, ``gpkg`` or ``shapefile``.
     encoding : str or None
         The text encoding a CSV was decoded with (``utf-8``, ``utf-8-sig``, ``gb18030``, ...).
+    ways_read : int or None
+        OpenStreetMap files only: the highway ways read, kept and dropped (None for other formats).
+    dropped : dict
+        OpenStreetMap files only: ways the street rules dropped, by reason (``locator.io.osm.DROP_REASONS``).
     """
 
     frame: pd.DataFrame
@@ -55,6 +59,8 @@ class Source:
     format: str
     encoding: str | None = None
     sublayer: str | None = None
+    ways_read: int | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def file_format(path: Path) -> str:
@@ -177,7 +183,7 @@ def _read_osm(path: Path, *, layer: str) -> Source:
     frame = streets.frame
     cells = pd.DataFrame(frame.drop(columns=[frame.geometry.name, "source"])).astype(object)
     return Source(cells, frame.geometry.reset_index(drop=True), CRS.from_user_input(osm.WGS84), "osm", None,
-                  None)
+                  None, streets.ways_read, dict(streets.dropped))
 
 
 def _drop_blank(frame: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,15 @@ _KIND_LABELS = {
            "duplicate_stored": "与已有记录重复", "hours": "开放时间无法识别", "amenities": "未知的服务项目",
            "outside_scope": "超出您的管辖范围"},
 }
+# Why the OpenStreetMap reader dropped a way (keys of ``locator.io.osm.DROP_REASONS``, whose docstring has the
+# rules); short, for the report's one line of counts.
+_DROP_LABELS = {
+    "en": {"motorway": "motorway or motorroad", "not_a_street": "not a street (construction, proposed, ...)",
+           "area": "areas (not lines)", "private_service": "private service road",
+           "no_access": "closed to walkers and riders", "missing_nodes": "nodes missing from the file"},
+    "zh": {"motorway": "高速公路或机动车专用路", "not_a_street": "非通行道路（在建、规划等）", "area": "面状要素",
+           "private_service": "私有服务道路", "no_access": "禁止步行和骑行", "missing_nodes": "节点不在文件中"},
+}
 _ROW_NUMBERING = {
     "zh": "行号从第一条数据记录起算为第 1 行（表头不计：第 1 行即电子表格的第 2 行、GeoJSON 的第 1 个要素）。",
     "en": "Row numbers count data records from 1, the header not counted: row 1 is spreadsheet row 2, "
@@ -80,6 +89,8 @@ class ImportReport:
 
     ``rows_imported`` counts the rows accepted for import; ``written`` says whether they were stored
     (not in a dry run, nor in strict mode with rejected rows, nor when no row was accepted).
+    For an OpenStreetMap file, ``osm_ways_read`` counts the highway ways read and ``osm_dropped`` those the
+    street rules dropped, by reason: the kept ways are the rows (``rows_total``).
     """
 
     file: str
@@ -98,6 +109,8 @@ class ImportReport:
     strict: bool = False
     written: bool = False
     data_version: int | None = None
+    osm_ways_read: int | None = None
+    osm_dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[Problem]:
@@ -131,6 +144,9 @@ class ImportReport:
             "columns": dict(self.columns), "ignored_columns": list(self.ignored_columns),
             "dry_run": self.dry_run, "strict": self.strict, "written": self.written,
             "data_version": self.data_version,
+            "osm_ways": None if self.osm_ways_read is None else {
+                "read": self.osm_ways_read, "dropped": sum(self.osm_dropped.values()),
+                "dropped_by_reason": dict(sorted(self.osm_dropped.items()))},
             "problems": rows(self.rejections), "warnings": rows(self.warnings),
         }
 
@@ -140,6 +156,8 @@ class ImportReport:
         labels = _KIND_LABELS["zh" if zh else "en"]
         by_reason = ", ".join(f"{labels[k]} {n}" for k, n in self.rejected_by_reason().items())
         lines = [self._headline(zh)]
+        if self.osm_ways_read is not None:
+            lines.append(self._osm_ways(zh))
         if zh:
             lines.append(f"共 {self.rows_total} 行：可导入 {self.rows_imported} 行，拒绝 {self.rows_rejected} 行"
                          + (f"（{by_reason}）" if by_reason else "") + f"；提示 {len(self.warnings)} 条。")
@@ -166,6 +184,20 @@ class ImportReport:
         if zh:
             return f"导入 {self.file} → 图层 {self.layer}（{self.format}{enc}；坐标系 {how}）"
         return f"Import {self.file} -> layer {self.layer} ({self.format}{enc}; coordinates {how})"
+
+    def _osm_ways(self, zh: bool) -> str:
+        """How many highway ways the OpenStreetMap reader read and dropped, and why; the kept ones are the rows."""
+        labels = _DROP_LABELS["zh" if zh else "en"]
+        dropped = sum(self.osm_dropped.values())
+        kept = self.osm_ways_read - dropped
+        parts = [f"{labels.get(k, k)} {n}" for k, n in sorted(self.osm_dropped.items(), key=lambda kv: (-kv[1], kv[0]))]
+        if zh:
+            why = f"（{'，'.join(parts)}）" if parts else ""
+            return (f"OpenStreetMap：读取道路 {self.osm_ways_read} 条，按道路规则舍弃 {dropped} 条{why}，"
+                    f"其余 {kept} 条为下列数据行。")
+        why = f" ({', '.join(parts)})" if parts else ""
+        return (f"OpenStreetMap: {self.osm_ways_read} highway ways read, {dropped} dropped by the street rules{why}; "
+                f"the other {kept} are the rows below.")
 
     def _outcome(self, zh: bool) -> str:
         if self.written:

@@ -6,6 +6,7 @@ the .osm by pyosmium's SimpleWriter, so the PBF path is read for real.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -289,3 +290,84 @@ def test_streets_from_geojson_geopackage_and_shapefile(store, osm_file: Path, tm
     stored = store.read("streets").set_index("id")
     assert stored.loc["osm-w101", "name"] == "东长安街(中)" and stored.loc["osm-w101", "highway"] == "primary"
     assert bool(stored.loc["osm-w102", "oneway"]) and stored.loc["osm-w109", "access"] == "bicycle"
+
+
+# --- What was dropped reaches the import report ------------------------------------------------------------
+
+
+def test_import_report_counts_the_dropped_ways_by_reason(store, osm_file: Path):
+    from locator.io.importer import import_file
+
+    report = import_file(store, "streets", osm_file, dry_run=True)
+    assert report.osm_ways_read == 15 and report.rows_total == 7  # 15 read = 7 rows + 8 dropped
+    assert report.osm_dropped == {"motorway": 2, "not_a_street": 1, "area": 1, "private_service": 1,
+                                  "no_access": 1, "missing_nodes": 2}
+    assert report.to_dict()["osm_ways"] == {"read": 15, "dropped": 8, "dropped_by_reason": {
+        "area": 1, "missing_nodes": 2, "motorway": 2, "no_access": 1, "not_a_street": 1, "private_service": 1}}
+    en = report.to_text(lang="en").splitlines()
+    assert en[1] == ("OpenStreetMap: 15 highway ways read, 8 dropped by the street rules ("
+                     "nodes missing from the file 2, motorway or motorroad 2, areas (not lines) 1, "
+                     "closed to walkers and riders 1, not a street (construction, proposed, ...) 1, "
+                     "private service road 1); the other 7 are the rows below.")
+    assert en[2].startswith("7 rows: 7 accepted, 0 rejected")
+    zh = report.to_text(lang="zh").splitlines()
+    assert zh[1] == ("OpenStreetMap：读取道路 15 条，按道路规则舍弃 8 条（节点不在文件中 2，"
+                     "高速公路或机动车专用路 2，面状要素 1，禁止步行和骑行 1，"
+                     "非通行道路（在建、规划等） 1，私有服务道路 1），其余 7 条为下列数据行。")
+
+
+def test_every_drop_reason_has_a_label_in_both_languages():
+    from locator.io.report import _DROP_LABELS
+
+    assert set(_DROP_LABELS["zh"]) == set(_DROP_LABELS["en"]) == set(DROP_REASONS)
+
+
+def test_a_file_with_nothing_dropped_says_so(store, tmp_path: Path):
+    from locator.io.importer import import_file
+
+    path = tmp_path / "one.osm"
+    path.write_text(osm_xml(NODES, [WAYS[0]]), encoding="utf-8")
+    report = import_file(store, "streets", path, dry_run=True)
+    assert report.to_text(lang="en").splitlines()[1] == (
+        "OpenStreetMap: 1 highway ways read, 0 dropped by the street rules; the other 1 are the rows below.")
+    assert report.to_dict()["osm_ways"] == {"read": 1, "dropped": 0, "dropped_by_reason": {}}
+
+
+def test_other_formats_have_no_osm_line(store, osm_file: Path, tmp_path: Path):
+    from locator.io.importer import import_file
+
+    path = tmp_path / "streets.geojson"
+    read_osm_streets(osm_file).frame.to_file(path)
+    report = import_file(store, "streets", path, system="wgs84", dry_run=True)
+    assert report.osm_ways_read is None and report.to_dict()["osm_ways"] is None
+    assert "OpenStreetMap" not in report.to_text(lang="en") and "OpenStreetMap" not in report.to_text(lang="zh")
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_cli_import_streets_prints_the_dropped_ways(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   dry_run: bool):
+    from locator.cli import main
+    from locator.store import GeoPackageStore
+
+    path = tmp_path / "small.osm"
+    path.write_text(osm_xml(NODES, [
+        (1, [1, 2], {"highway": "residential", "name": "南河沿"}),
+        (2, [2, 3], {"highway": "motorway_link"}),
+        (3, [3, 4], {"highway": "service", "access": "private"}),
+        (4, [4, 5], {"highway": "service", "access": "no"}),
+        (5, [11, 12, 13, 11], {"highway": "footway", "area": "yes"}),
+    ]), encoding="utf-8")
+    store = tmp_path / "cli.gpkg"
+    extra = ["--dry-run"] if dry_run else []
+    assert main(["--store", str(store), "import", "streets", str(path), "--lang", "en", *extra]) == 0
+    out = capsys.readouterr().out
+    assert ("OpenStreetMap: 5 highway ways read, 4 dropped by the street rules (private service road 2, "
+            "areas (not lines) 1, motorway or motorroad 1); the other 1 are the rows below.") in out
+    assert ("Dry run: nothing was written." in out) is dry_run
+    assert main(["--store", str(store), "import", "streets", str(path), *extra]) == 0
+    zh = capsys.readouterr().out
+    assert "读取道路 5 条，按道路规则舍弃 4 条（私有服务道路 2，面状要素 1，高速公路或机动车专用路 1）" in zh
+    assert main(["--store", str(store), "import", "streets", str(path), "--json", *extra]) == 0
+    assert json.loads(capsys.readouterr().out)["osm_ways"] == {
+        "read": 5, "dropped": 4, "dropped_by_reason": {"area": 1, "motorway": 1, "private_service": 2}}
+    assert len(GeoPackageStore(store).read("streets")) == (0 if dry_run else 1)
