@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="下载后导入道路图层 / import into the streets layer after downloading")
     fetch.add_argument("--dry-run", action="store_true", help="导入只检查不写入 / with --import: report only")
     fetch.add_argument("--url", help="Overpass 地址 / Overpass API URL (default $LOCATOR_OSM_URL)")
-    fetch.add_argument("--timeout", type=float, default=180.0, help="超时(秒) / timeout in seconds (default 180)")
+    fetch.add_argument("--timeout", type=float, default=180.0,
+                       help="超时(秒，整个下载) / seconds the whole download may take (default 180)")
     fetch.add_argument("--lang", choices=("zh", "en"), default="zh", help="报告语言 / report language")
     fetch.set_defaults(handler=_fetch_streets)
 

@@ -6,17 +6,21 @@ so the saved file is a faithful copy of what OpenStreetMap holds. The box is bou
 (:data:`MAX_AREA_KM2`): the public Overpass servers refuse or time out on large areas, and a whole city
 is better taken from an extract service (BBBike, Geofabrik) and imported with ``locator import streets``.
 
-Only the standard library's urllib is used, with a timeout. Where the machine has no internet, or the
-service is busy, :class:`~locator.errors.NetworkUnavailable` says what failed, in Chinese and English,
-and how to import a file downloaded elsewhere instead.
+Only the standard library's urllib is used. The timeout bounds the whole download, not only each read: a
+server that sends a byte now and then would otherwise keep it going for ever (a read under way when the
+time runs out still ends within one more timeout at worst). Where the machine has no internet, or the
+service is busy or too slow, :class:`~locator.errors.NetworkUnavailable` says what failed, in Chinese and
+English, and how to import a file downloaded elsewhere instead.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -100,7 +104,8 @@ def overpass_query(bbox: BBox, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
     """Overpass QL for every highway way in ``bbox`` and its nodes, as OSM XML."""
     minlon, minlat, maxlon, maxlat = bbox
     # Overpass boxes are south,west,north,east.
-    return (f"[out:xml][timeout:{int(timeout_s)}][bbox:{minlat},{minlon},{maxlat},{maxlon}];\n"
+    # Overpass takes whole seconds; 0 would be no time at all.
+    return (f"[out:xml][timeout:{max(1, math.ceil(timeout_s))}][bbox:{minlat},{minlon},{maxlat},{maxlon}];\n"
             'way["highway"];\nout body;\n>;\nout skel qt;\n')
 
 
@@ -119,8 +124,12 @@ def download_osm(bbox: BBox, path: str | Path, *, url: str = DEFAULT_OSM_URL,
     Raises
     ------
     NetworkUnavailable
-        The service cannot be reached (no internet, DNS, refused, timeout) or answered with an error.
+        The service cannot be reached (no internet, DNS, refused, timeout), answered with an error, or did not
+        finish answering within ``timeout_s`` seconds (the whole download, not each read).
     """
+    if not timeout_s > 0:
+        msg = f"--timeout {timeout_s:g}: give a number of seconds greater than 0"
+        raise InvalidParameter(msg, param="timeout")
     path = Path(path)
     body = urllib.parse.urlencode({"data": overpass_query(bbox, timeout_s=timeout_s)}).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST", headers={
@@ -129,16 +138,25 @@ def download_osm(bbox: BBox, path: str | Path, *, url: str = DEFAULT_OSM_URL,
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     size = 0
+    deadline = time.monotonic() + timeout_s
     try:
         with os.fdopen(handle, "wb") as out:
             try:
                 with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - http(s) only
-                    while chunk := response.read(_CHUNK_BYTES):
+                    # read1 hands back what has arrived (one system call), so the deadline is looked at as
+                    # bytes come in; read(n) would wait for n bytes, however slowly they trickle.
+                    while chunk := response.read1(_CHUNK_BYTES):
                         out.write(chunk)
                         size += len(chunk)
+                        if time.monotonic() > deadline:
+                            raise TimeoutError
+                    if response.length:  # the connection ended before the Content-Length it announced
+                        raise _cut_short(url, size, size + response.length)
             except urllib.error.HTTPError as exc:
                 raise _http_error(url, exc) from exc
-            except (urllib.error.URLError, OSError) as exc:  # refused, DNS, TLS, timeout, reset
+            except TimeoutError as exc:  # connected, then too slow: no answer, or not all of it, in time
+                raise _too_slow(url, timeout_s=timeout_s, size=size) from exc
+            except (urllib.error.URLError, OSError) as exc:  # refused, DNS, TLS, connect timeout, reset
                 raise _unreachable(url, exc, timeout_s=timeout_s) from exc
         _check_answer(Path(partial), url)
         os.replace(partial, path)
@@ -200,6 +218,24 @@ def _unreachable(url: str, exc: BaseException, *, timeout_s: float) -> NetworkUn
         what_zh = what_en = str(reason) or type(reason).__name__
     msg = (f"无法连接 OpenStreetMap 服务 {url}（{what_zh}）。{_OFFLINE_HINT} / "
            f"Could not reach the OpenStreetMap service at {url} ({what_en}). {_OFFLINE_HINT_EN}")
+    return NetworkUnavailable(msg, param="url")
+
+
+def _too_slow(url: str, *, timeout_s: float, size: int) -> NetworkUnavailable:
+    got_zh = f"，已收到 {size:,} 字节" if size else ""
+    got_en = f"; {size:,} bytes had arrived" if size else ""
+    msg = (f"OpenStreetMap 服务 {url} 未在 {timeout_s:g} 秒内完成应答（服务器繁忙或范围过大{got_zh}），未保存任何文件。"
+           "请稍后再试、缩小 --bbox 或加大 --timeout，或下载 .osm / .osm.pbf 文件后用 `locator import streets 文件` "
+           f"导入。 / The OpenStreetMap service at {url} did not finish answering within {timeout_s:g} s (busy, or "
+           f"the box is too large{got_en}); nothing was saved. Try again later, use a smaller --bbox or a larger "
+           "--timeout, or download an .osm / .osm.pbf file and import it with `locator import streets FILE`.")
+    return NetworkUnavailable(msg, param="url", timeout_s=timeout_s)
+
+
+def _cut_short(url: str, size: int, announced: int) -> NetworkUnavailable:
+    msg = (f"OpenStreetMap 服务 {url} 的应答不完整（收到 {size:,} / {announced:,} 字节），未保存任何文件，请重试。 / "
+           f"The answer from the OpenStreetMap service at {url} was cut short ({size:,} of {announced:,} bytes); "
+           "nothing was saved, try again.")
     return NetworkUnavailable(msg, param="url")
 
 

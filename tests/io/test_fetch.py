@@ -57,6 +57,11 @@ class Fixture:
     queries: list[str] = field(default_factory=list)
     agents: list[str] = field(default_factory=list)
     url: str = ""
+    # Too slow: "" answers at once; "headers" never answers; "body" sends the headers and half the body, then
+    # nothing; "trickle" sends 30 bytes 0.1 s apart, each in time for a per-read timeout, then the rest (3 s in all).
+    # "cut" sends half the body and closes the connection.
+    slow: str = ""
+    release: threading.Event = field(default_factory=threading.Event)  # set at teardown: slow handlers end
 
 
 @pytest.fixture
@@ -72,24 +77,46 @@ def overpass(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fixture]:
             form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8"))
             fixture.queries.append(form.get("data", [""])[0])
             fixture.agents.append(self.headers.get("User-Agent", ""))
+            if fixture.slow == "headers":
+                fixture.release.wait(10)
+                return
             self.send_response(fixture.status)
             for key, value in fixture.headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Type", "application/osm3s+xml")
             self.send_header("Content-Length", str(len(fixture.body)))
             self.end_headers()
-            self.wfile.write(fixture.body)
+            try:
+                if fixture.slow == "cut":
+                    self.wfile.write(fixture.body[: len(fixture.body) // 2])
+                elif fixture.slow == "body":
+                    self.wfile.write(fixture.body[: len(fixture.body) // 2])
+                    self.wfile.flush()
+                    fixture.release.wait(10)
+                elif fixture.slow == "trickle":
+                    for position in range(30):
+                        self.wfile.write(fixture.body[position:position + 1])
+                        self.wfile.flush()
+                        if fixture.release.wait(0.1):
+                            break
+                    else:
+                        self.wfile.write(fixture.body[30:])
+                else:
+                    self.wfile.write(fixture.body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up: that is the point
+                pass
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet test output
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fixture.url = f"http://127.0.0.1:{server.server_address[1]}/api/interpreter"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield fixture
     finally:
+        fixture.release.set()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -189,6 +216,7 @@ def test_fetch_and_import(overpass: Fixture, tmp_path: Path):
     assert result.download.path.exists()
     report = result.report
     assert report.written and report.rows_imported == 2
+    assert report.osm_ways_read == 3 and report.osm_dropped == {"motorway": 1}
     streets = store.read("streets").set_index("id")
     assert sorted(streets.index) == ["osm-w7001", "osm-w7002"]
     assert streets.loc["osm-w7001", "name"] == "长安街"
@@ -223,3 +251,43 @@ def test_cli_fetch_streets_without_network(refused_url: str, tmp_path: Path,
 def test_cli_fetch_streets_refuses_a_huge_box(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     code = main(["fetch-streets", "--bbox", "115.4,39.4,117.6,41.1", "-o", str(tmp_path / "all.osm")])
     assert code == 2 and "area too large" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("slow", ["headers", "body", "trickle"])
+def test_a_service_too_slow_to_answer_is_a_clear_error_and_leaves_no_file(overpass: Fixture, tmp_path: Path,
+                                                                          slow: str):
+    overpass.slow = slow
+    with pytest.raises(NetworkUnavailable) as caught:
+        download_osm(BBOX, tmp_path / "area.osm", url=overpass.url, timeout_s=0.5)
+    error = caught.value
+    assert error.status == 503 and error.param == "url" and overpass.url in error.detail
+    for words in ["0.5 秒内", "within 0.5 s", "--timeout", "--bbox", "locator import streets"]:
+        assert words in error.detail
+    assert list(tmp_path.iterdir()) == []  # no partial file, not even the hidden .part
+
+
+def test_cli_fetch_streets_timeout(overpass: Fixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    overpass.slow = "trickle"
+    target = tmp_path / "area.osm"
+    code = main(["--store", str(tmp_path / "store.gpkg"), "fetch-streets", "--bbox", "116.39,39.90,116.41,39.92",
+                 "-o", str(target), "--url", overpass.url, "--timeout", "0.5", "--import"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "0.5 秒内" in err and "within 0.5 s" in err and "--timeout" in err
+    assert list(tmp_path.iterdir()) == []  # neither the .osm nor a store
+    assert "[timeout:1]" in overpass.queries[0]  # Overpass takes whole seconds, at least 1
+
+
+def test_an_answer_cut_short_is_not_saved(overpass: Fixture, tmp_path: Path):
+    overpass.slow = "cut"
+    with pytest.raises(NetworkUnavailable, match="cut short") as caught:
+        download_osm(BBOX, tmp_path / "area.osm", url=overpass.url, timeout_s=5)
+    assert f"{len(OSM) // 2:,} of {len(OSM):,} bytes" in caught.value.detail and "不完整" in caught.value.detail
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("timeout_s", [0, -1])
+def test_a_timeout_must_be_positive(tmp_path: Path, timeout_s: float):
+    with pytest.raises(InvalidParameter, match="greater than 0") as caught:
+        download_osm(BBOX, tmp_path / "area.osm", url="http://127.0.0.1:9/", timeout_s=timeout_s)
+    assert caught.value.param == "timeout" and list(tmp_path.iterdir()) == []
