@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from locator import __version__
 from locator.config import SETTINGS, load_settings, service_area_bounds
+from locator.core.profiles import configure_profiles
 from locator.errors import LocatorError
 from locator.model import LAYERS
 
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings({"STORE": args.store} if getattr(args, "store", None) else None)
     handler: Handler = args.handler
     try:
+        configure_profiles(str(settings["PROFILES"]))  # a bad file stops every command, as it stops the service
         return handler(args, settings)
     except LocatorError as error:
         where = f" ({error.param})" if error.param else ""

@@ -63,6 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_COUNT", 0, "Reverse proxies in front that set X-Forwarded-For/-Proto (trusted for client IPs).",
             int),
     Setting("LOG_FORMAT", "json", "Log lines as json (one object per line, with request ids) or text."),
+    Setting("PROFILES", "", "A TOML or JSON file whose speeds replace the built-in walk and ebike ones (by "
+            "highway class, default, walk, straight-line); read at start-up, a bad file stops it naming the key."),
 )
 
 

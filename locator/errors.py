@@ -75,6 +75,12 @@ class NetworkUnavailable(LocatorError):
     status, slug, title = 503, "network-unavailable", "Network or remote service unavailable"
 
 
+class ConfigError(LocatorError):
+    """A setting, or a file a setting names, that locator can't use; raised at start-up, before any request."""
+
+    status, slug, title = 500, "bad-configuration", "Bad configuration"
+
+
 class Conflict(LocatorError):
     status, slug, title = 409, "conflict", "Conflict"
 

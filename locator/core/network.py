@@ -24,8 +24,11 @@ footway, pedestrian, path, steps, corridor,         4.8          4.8 (pushed, so
 bridleway
 ==================================================  ===========  =====================================
 
-Walking speed is the same on every class, so for ``walk`` the quickest way is also the shortest. A
-profile is data (:class:`Profile`); pass your own to any function that takes ``profile=``.
+These are the built-in speeds (:data:`WALK`, :data:`EBIKE`). The ``LOCATOR_PROFILES`` setting names a TOML or
+JSON file that changes them by class, default, walking and straight-line speed (``locator.core.profiles``);
+``get_profile`` hands out the profiles as configured. With the built-in speeds walking is as fast on every
+class, so for ``walk`` the quickest way is also the shortest. A profile is data (:class:`Profile`); pass your
+own to any function that takes ``profile=``.
 
 Edge weights are travel times in seconds. The reach from a station to the street (``snap distance``,
 the straight line from the station to the nearest point of an allowed segment) is walked and counted.
@@ -89,7 +92,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (WALK, EBIKE)}
 
 
 def get_profile(profile: str | Profile, *, param: str = "profile") -> Profile:
-    """A Profile by name (``walk``, ``ebike``) or as given; InvalidParameter for an unknown name."""
+    """A Profile by name (``walk``, ``ebike``, with ``LOCATOR_PROFILES``' speeds) or as given; InvalidParameter for
+    an unknown name."""
     if isinstance(profile, Profile):
         return profile
     try:

@@ -9,6 +9,7 @@ from flask import Flask
 
 from locator import __version__
 from locator.config import load_settings
+from locator.core.profiles import configure_profiles
 from locator.store import open_store
 from locator.web import (
     admin,
@@ -32,6 +33,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     """Build the app. ``test_config`` overrides settings (keys as in ``locator.config.SETTINGS``)."""
     app = Flask(__name__)
     settings = load_settings(test_config)
+    configure_profiles(str(settings["PROFILES"]))  # the walk/ebike speeds; a bad file stops here, naming the key
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["SECRET_KEY"] or secrets.token_hex(32)
     app.config["JSON_AS_ASCII"] = False
