@@ -42,7 +42,8 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     store = open_store(str(settings["STORE"]), work_crs=str(settings["WORK_CRS"]))
-    app.extensions["locator"] = DataState(store, reload_seconds=float(settings["RELOAD_SECONDS"]))  # type: ignore[arg-type]
+    app.extensions["locator"] = DataState(store, reload_seconds=float(settings["RELOAD_SECONDS"]),  # type: ignore[arg-type]
+                                          freeze_garbage=not app.config.get("TESTING"))
 
     problems.register(app)
     ops.register(app)

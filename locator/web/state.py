@@ -15,6 +15,7 @@ from locator.core.snapshot import Snapshot
 from locator.errors import StoreUnavailable
 from locator.model import LAYERS
 from locator.store.base import Store
+from locator.web import gcpolicy
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ class DataState:
     ``reload_seconds`` is 0 load in the caller.
     """
 
-    def __init__(self, store: Store, *, reload_seconds: float = 2.0) -> None:
+    def __init__(self, store: Store, *, reload_seconds: float = 2.0, freeze_garbage: bool = False) -> None:
         self.store = store
         self.reload_seconds = reload_seconds
+        self.freeze_garbage = freeze_garbage  # see locator.web.gcpolicy (servers: on; tests: off)
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._check_lock = threading.Lock()  # one thread checks the version at a time
@@ -93,8 +95,12 @@ class DataState:
                 return previous
             if previous is None or snapshot.version != previous.version:
                 log.info("loaded data version %s from %s", snapshot.version, self.store.location)
+            installed = snapshot is not previous
             self._snapshot, self.stale, self.last_error = snapshot, False, ""
             self._checked_at = time.monotonic()
+            if installed and self.freeze_garbage:
+                previous = None  # the old snapshot goes now (refcount), before what's alive is frozen
+                gcpolicy.settle()
             return snapshot
 
     def _mark_stale(self, error: Exception) -> None:
