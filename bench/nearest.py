@@ -310,10 +310,11 @@ def over_http(stations: gpd.GeoDataFrame, pts: np.ndarray, *, seconds: float, co
         rate = r["requests"] / r["seconds"]
         print(f"    run {i}: requests {r['requests']:,}  errors {r['errors']}  req/s {rate:,.0f}"
               f"  p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms")
-    best = min(runs, key=lambda r: r["p99_ms"])
-    verdict = "meets" if best["p99_ms"] < GOAL_P99_MS and best["errors"] == 0 else "MISSES"
-    print(f"    goal: p99 under {GOAL_P99_MS:.0f} ms at 8 connections on 2 cores -> best of {len(runs)} runs "
-          f"{verdict} it (p99 {best['p99_ms']:.1f} ms, {best['errors']} errors)")
+    met = [r for r in runs if r["p99_ms"] < GOAL_P99_MS and r["errors"] == 0]
+    worst = max(runs, key=lambda r: r["p99_ms"])
+    verdict = "every run meets it" if len(met) == len(runs) else f"MISSED by {len(runs) - len(met)} of {len(runs)} runs"
+    print(f"    goal: p99 under {GOAL_P99_MS:.0f} ms at 8 connections on 2 cores, 0 errors -> {verdict} "
+          f"(worst p99 {worst['p99_ms']:.1f} ms, errors {sum(r['errors'] for r in runs)})")
 
 
 def postgis(url: str | None, stations: gpd.GeoDataFrame, index: nn.PointIndex, pts: np.ndarray) -> None:

@@ -10,15 +10,17 @@
   kills and replaces a worker stuck on one request.
 - **Rate limits.** Every request but static files and health checks counts against ``RATE_LIMIT`` per client
   IP (fixed windows); beyond it: 429 problem+json with ``Retry-After``. Counters live in Redis
-  (``REDIS_URL``, shared by all workers) and fall back to counting in the worker's memory while Redis can't
-  be reached (then each worker allows the full limit). Behind a reverse proxy set ``PROXY_COUNT`` so the
-  client IP comes from ``X-Forwarded-For``.
+  (``REDIS_URL``, shared by all workers; the API-wide limit is counted in the worker and added to Redis in
+  the background every ``SYNC_S``, so no request waits for Redis) and fall back to counting in the worker's
+  memory while Redis can't be reached (then each worker allows the full limit). Behind a reverse proxy set
+  ``PROXY_COUNT`` so the client IP comes from ``X-Forwarded-For``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 UNLIMITED_PREFIXES = ("/static/", "/healthz", "/readyz")
 REDIS_RETRY_S = 30.0
+SYNC_S = 0.1  # how often a worker adds its API-wide counts to Redis
 
 
 def parse_limit(value: object) -> tuple[int, float]:
@@ -55,54 +58,125 @@ def parse_limit(value: object) -> tuple[int, float]:
 
 
 class RateLimiter:
-    """Fixed-window counters: in Redis when it answers, in this process otherwise."""
+    """Fixed-window counters per client: shared through Redis when it answers, in this process otherwise.
 
-    def __init__(self, redis_url: str = "", *, namespace: str = "") -> None:
+    ``hit(..., exact=True)`` counts in Redis before answering (one round trip: for low-volume limits such as
+    courier reports, where one more than allowed matters). ``exact=False``, the API-wide limit, never waits
+    for Redis: the request counts in this worker's memory and a background thread adds the counts to Redis
+    every ``sync_s`` (one pipelined round trip for all clients), reading back the totals of every worker. A
+    client is then refused once the total last read plus what this worker counted since passes the limit,
+    so it can get past the limit by what the other workers let through within one ``sync_s``.
+    """
+
+    def __init__(self, redis_url: str = "", *, namespace: str = "", sync_s: float = SYNC_S) -> None:
         self.redis_url = redis_url
         self.namespace = namespace
+        self.sync_s = sync_s
         self._redis = None
         self._redis_down_until = 0.0
-        self._local: dict[tuple[str, int], int] = {}
+        # (key, window) -> [counted here and not yet added to Redis, total in Redis when last read]
+        self._counts: dict[tuple[str, int], list[int]] = {}
+        self._windows: dict[tuple[str, int], float] = {}  # (key, window) -> window length, for the expiry
         self._lock = threading.Lock()
+        self._syncer: threading.Thread | None = None
+        self._syncer_pid = 0
 
-    def hit(self, key: str, *, limit: int, window_s: float) -> float:
+    def hit(self, key: str, *, limit: int, window_s: float, exact: bool = True) -> float:
         """Count one event for ``key``; 0 if allowed, else the seconds until the window ends."""
         now = time.time()
         window = int(now // window_s)
         retry_after = (window + 1) * window_s - now
-        count = self._redis_hit(key, window, window_s)
+        count = self._redis_hit(key, window, window_s) if exact else None
         if count is None:
-            count = self._local_hit(key, window)
+            count = self._local_hit(key, window, window_s, shared=bool(not exact and self._redis_usable()))
         return 0.0 if count <= limit else max(1.0, retry_after)
 
+    def _redis_usable(self) -> bool:
+        return bool(self.redis_url) and time.monotonic() >= self._redis_down_until
+
+    def _client(self):  # noqa: ANN202 - redis.Redis, imported only where used
+        if self._redis is None:
+            import redis
+
+            self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        return self._redis
+
+    def _name(self, key: str, window: int) -> str:
+        return f"locator:rl:{self.namespace}:{key}:{window}"
+
+    def _redis_down(self, error: Exception) -> None:
+        log.warning("redis at %s unusable for rate limits (%s); counting per worker for %.0f s",
+                    self.redis_url, error, REDIS_RETRY_S)
+        self._redis = None
+        self._redis_down_until = time.monotonic() + REDIS_RETRY_S
+
     def _redis_hit(self, key: str, window: int, window_s: float) -> int | None:
-        if not self.redis_url or time.monotonic() < self._redis_down_until:
+        if not self._redis_usable():
             return None
         try:
-            if self._redis is None:
-                import redis
-
-                self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.25, socket_timeout=0.25)
-            name = f"locator:rl:{self.namespace}:{key}:{window}"
-            pipe = self._redis.pipeline()
-            pipe.incr(name)
-            pipe.expire(name, int(window_s) + 1)
+            pipe = self._client().pipeline()
+            pipe.incr(self._name(key, window))
+            pipe.expire(self._name(key, window), int(window_s) + 1)
             count, _ = pipe.execute()
             return int(count)
         except Exception as error:  # noqa: BLE001 - any Redis trouble: count locally for a while
-            log.warning("redis at %s unusable for rate limits (%s); counting per worker for %.0f s",
-                        self.redis_url, error, REDIS_RETRY_S)
-            self._redis = None
-            self._redis_down_until = time.monotonic() + REDIS_RETRY_S
+            self._redis_down(error)
             return None
 
-    def _local_hit(self, key: str, window: int) -> int:
+    def _local_hit(self, key: str, window: int, window_s: float, *, shared: bool) -> int:
         with self._lock:
-            if len(self._local) > 100_000:  # old windows of many clients: forget them
-                self._local = {k: v for k, v in self._local.items() if k[1] >= window}
-            count = self._local.get((key, window), 0) + 1
-            self._local[(key, window)] = count
-            return count
+            if len(self._counts) > 100_000:  # old windows of many clients: forget them
+                self._forget_ended(time.time())
+            entry = self._counts.setdefault((key, window), [0, 0])
+            entry[0] += 1
+            self._windows[(key, window)] = window_s
+        if shared:
+            self._ensure_syncer()
+        return entry[0] + entry[1]
+
+    def _forget_ended(self, now: float) -> None:
+        """Drop the counts of windows that are over (call with the lock held)."""
+        for old in [k for k, length in self._windows.items() if (k[1] + 1) * length < now]:
+            self._counts.pop(old, None)
+            del self._windows[old]
+
+    def _ensure_syncer(self) -> None:
+        # a thread doesn't survive fork: each gunicorn worker starts its own on its first request
+        if self._syncer is not None and self._syncer_pid == os.getpid() and self._syncer.is_alive():
+            return
+        with self._lock:
+            if self._syncer is None or self._syncer_pid != os.getpid() or not self._syncer.is_alive():
+                self._syncer_pid = os.getpid()
+                self._syncer = threading.Thread(target=self._sync_forever, name="locator-rate-sync", daemon=True)
+                self._syncer.start()
+
+    def _sync_forever(self) -> None:
+        while True:
+            time.sleep(self.sync_s)
+            self.sync()
+
+    def sync(self) -> None:
+        """Add this worker's new counts to Redis and read back every worker's totals."""
+        with self._lock:
+            pending = [(k, entry[0]) for k, entry in self._counts.items() if entry[0] > 0]
+        if not pending or not self._redis_usable():
+            return
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            for (key, window), added in pending:
+                pipe.incrby(self._name(key, window), added)
+                pipe.expire(self._name(key, window), int(self._windows.get((key, window), 60)) + 1)
+            replies = pipe.execute()
+        except Exception as error:  # noqa: BLE001 - keep counting here; added again once Redis is back
+            self._redis_down(error)
+            return
+        with self._lock:
+            for ((key, window), added), total in zip(pending, replies[::2], strict=True):
+                entry = self._counts.get((key, window))
+                if entry is not None:
+                    entry[0] -= added  # what was counted meanwhile stays pending
+                    entry[1] = int(total)
+            self._forget_ended(time.time())
 
 
 def limiter(app: Flask | None = None) -> RateLimiter:
@@ -128,12 +202,12 @@ def client_id() -> str:
     return request.remote_addr or "unknown"
 
 
-def check_rate(name: str, setting: object) -> None:
-    """Count this request against ``setting`` (COUNT/SECONDS) for its client; 429 beyond."""
+def check_rate(name: str, setting: object, *, exact: bool = True) -> None:
+    """Count this request against ``setting`` (COUNT/SECONDS) for its client; 429 beyond (see RateLimiter)."""
     limit, window_s = parse_limit(setting)
     if not limit:
         return
-    wait_s = limiter().hit(f"{name}:{client_id()}", limit=limit, window_s=window_s)
+    wait_s = limiter().hit(f"{name}:{client_id()}", limit=limit, window_s=window_s, exact=exact)
     if wait_s:
         raise TooManyRequests(f"more than {limit} requests in {window_s:g} s from this address; try again in "
                               f"{wait_s:.0f} s", retry_after_s=int(wait_s + 0.999))
@@ -188,7 +262,7 @@ def register(app: Flask) -> None:
         if request.path.startswith(UNLIMITED_PREFIXES):
             return None
         try:
-            check_rate("all", app.config.get("RATE_LIMIT"))
+            check_rate("all", app.config.get("RATE_LIMIT"), exact=False)
         except TooManyRequests as error:
             return problem_response(error.to_problem(), 429, {"Retry-After": str(error.extra["retry_after_s"])})
         return None

@@ -66,6 +66,45 @@ def test_redis_counts_are_shared_and_unreachable_redis_falls_back():
     assert down.hit("c", limit=1, window_s=60) == 0 and down.hit("c", limit=1, window_s=60) > 0
 
 
+def test_api_wide_counts_reach_redis_in_the_background():
+    import time
+
+    import redis
+
+    from locator.web.ops import RateLimiter
+
+    namespace = f"test-{secrets.token_hex(4)}"
+    url = "redis://127.0.0.1:6379/0"
+    one, two = (RateLimiter(url, namespace=namespace, sync_s=3600) for _ in range(2))  # synced by hand below
+    if one._redis_hit("probe", 0, 60) is None:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    for _ in range(3):
+        assert one.hit("c", limit=4, window_s=60, exact=False) == 0
+    assert two.hit("c", limit=4, window_s=60, exact=False) == 0  # not synced yet: two knows only its own
+    one.sync()
+    two.sync()  # adds its 1 and reads the total: 4
+    assert two.hit("c", limit=4, window_s=60, exact=False) > 0  # 4 + 1
+    assert one.hit("c", limit=4, window_s=60, exact=False) == 0  # 3 read + 1 here: one sync behind
+    one.sync()
+    assert one.hit("c", limit=4, window_s=60, exact=False) > 0
+
+    background = RateLimiter(url, namespace=namespace, sync_s=0.01)
+    for _ in range(5):
+        background.hit("d", limit=100, window_s=60, exact=False)
+    name = background._name("d", int(time.time() // 60))
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while client.get(name) != b"5" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.get(name) == b"5"  # the background thread added them, once
+    assert client.ttl(name) > 0
+
+    down = RateLimiter("redis://127.0.0.1:1/0", namespace=namespace, sync_s=0.01)
+    assert down.hit("c", limit=1, window_s=60, exact=False) == 0
+    down.sync()  # fails: keeps its counts
+    assert down.hit("c", limit=1, window_s=60, exact=False) > 0
+
+
 def test_body_larger_than_the_limit_is_413(tmp_path):
     from locator.web import create_app
 
