@@ -284,8 +284,3 @@ def read_osm_streets(path: str | Path, *, source: str = "osm") -> OsmStreets:
 def _point_count(hex_wkb: str) -> int:
     """Points in a little-endian hex WKB LineString (byte order, type, then the uint32 count)."""
     return int.from_bytes(bytes.fromhex(hex_wkb[10:18]), "little")
-
-
-def describe_dropped(dropped: Mapping[str, int]) -> list[str]:
-    """One line per drop reason with its count, for a report."""
-    return [f"{count} × {DROP_REASONS.get(reason, reason)}" for reason, count in sorted(dropped.items())]
