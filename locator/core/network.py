@@ -248,27 +248,25 @@ class StreetGraph:
 class SnapIndex:
     """The straight pieces (consecutive shape points) of the usable segments, bucketed in a uniform grid.
 
-    Each piece sits in every cell its bounding box touches; a query visits rings of cells around the point
-    until no unvisited cell can hold anything nearer (:func:`locator.core.shortest.grid_nearest`), so the
-    answer is exact, and of two pieces equally near, the one listed first wins.
+    Each piece sits in every cell it passes through, its end points stored with it; a query visits rings of
+    cells around the point, skipping cells farther than the best piece so far, until no unvisited cell can
+    hold anything nearer (:func:`locator.core.snapgrid.grid_nearest`), so the answer is exact, and of two
+    pieces equally near, the one listed first wins.
     """
 
     piece_seg: np.ndarray
     piece_offset_m: np.ndarray  # from the segment's start to the piece's start
-    ax: np.ndarray
-    ay: np.ndarray
-    bx: np.ndarray
-    by: np.ndarray
     origin: tuple[float, float]
     cell_m: float
     shape: tuple[int, int]
-    cell_start: np.ndarray  # CSR over cells (i * ny + j) of piece ids
-    cell_items: np.ndarray
+    cell_start: np.ndarray  # CSR over cells (i * ny + j) of items
+    item_xy: np.ndarray  # (items, 4): each item's piece from (ax, ay) to (bx, by)
+    item_piece: np.ndarray
     seg_length_m: np.ndarray
 
     @classmethod
     def build(cls, graph: StreetGraph, usable: np.ndarray) -> SnapIndex:
-        from locator.core import shortest
+        from locator.core import snapgrid
 
         counts = graph.seg_end[usable] - graph.seg_start[usable]  # pieces per segment
         piece_seg = np.repeat(usable, counts)
@@ -281,37 +279,27 @@ class SnapIndex:
         offset = cum - piece_len - (cum - piece_len)[seg_first] if len(cum) else cum
         ax, ay, bx, by = a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy()
         if not len(piece_len):
-            empty = np.zeros(1, dtype=np.int64)
-            return cls(piece_seg, offset, ax, ay, bx, by, (0.0, 0.0), 1.0, (0, 0), empty, empty[:0],
-                       graph.seg_length_m)
+            return cls(piece_seg, offset, (0.0, 0.0), 1.0, (0, 0), np.zeros(1, dtype=np.int64), np.zeros((0, 4)),
+                       np.zeros(0, dtype=np.int32), graph.seg_length_m)
         x0, y0 = float(min(ax.min(), bx.min())), float(min(ay.min(), by.min()))
         width = max(float(max(ax.max(), bx.max())) - x0, float(max(ay.max(), by.max())) - y0, 1.0)
         # cells about the typical piece long, but no more cells than a few per piece
         cell_m = max(float(np.clip(np.median(piece_len), 5.0, 200.0)), width / np.sqrt(4.0 * len(piece_len) + 16))
         nx = int((float(max(ax.max(), bx.max())) - x0) / cell_m) + 1
         ny = int((float(max(ay.max(), by.max())) - y0) / cell_m) + 1
-        cell_start, cell_items = shortest.grid_cells(ax, ay, bx, by, x0, y0, cell_m, nx, ny)
-        return cls(piece_seg, offset, ax, ay, bx, by, (x0, y0), cell_m, (nx, ny), cell_start, cell_items,
+        cell_start, item_xy, item_piece = snapgrid.grid_cells(ax, ay, bx, by, x0, y0, cell_m, nx, ny)
+        return cls(piece_seg, offset, (x0, y0), cell_m, (nx, ny), cell_start, item_xy, item_piece,
                    graph.seg_length_m)
 
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Segment, fraction along it and distance of the nearest usable point for each (x, y)."""
-        from locator.core import shortest
+        from locator.core import snapgrid
 
-        n = len(x)
-        segment, fraction, snap_m = np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, np.inf)
-        if not len(self.cell_items) or not n:
-            return segment, fraction, snap_m
-        pick, dist, t = shortest.grid_nearest(np.ascontiguousarray(x, dtype=float),
-                                              np.ascontiguousarray(y, dtype=float), self.cell_start,
-                                              self.cell_items, *self.origin, self.cell_m, *self.shape, self.ax,
-                                              self.ay, self.bx, self.by)
-        seg = self.piece_seg[pick]
-        piece_len = np.hypot(self.bx[pick] - self.ax[pick], self.by[pick] - self.ay[pick])
-        length = self.seg_length_m[seg]
-        along_m = self.piece_offset_m[pick] + t * piece_len
-        frac = np.divide(along_m, length, out=np.zeros_like(along_m), where=length > 0)
-        return seg, np.clip(frac, 0.0, 1.0), dist
+        if not len(self.item_piece) or not len(x):
+            return np.full(len(x), -1, dtype=np.int64), np.zeros(len(x)), np.full(len(x), np.inf)
+        return snapgrid.grid_nearest(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float),
+                                     self.cell_start, self.item_xy, self.item_piece, *self.origin, self.cell_m,
+                                     *self.shape, self.piece_seg, self.piece_offset_m, self.seg_length_m)
 
 
 def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:

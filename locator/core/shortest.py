@@ -1,10 +1,10 @@
 """Compiled shortest-path kernels (numba) over CSR arrays: the inner loops of network and coverage.
 
-:func:`two_label_search` is a multi-source Dijkstra in which every node keeps its quickest label from two
-*distinct* sources, so one pass gives both the nearest station and the nearest other one. A label whose
-source already has a label at the node, or that is beaten there by two other sources, is dropped: two other
-sources that beat it at a node also beat it at every node it could reach from there. Each node is settled
-at most twice. Metres along the quickest path ride along with the seconds.
+:func:`nearest_two_search` gives every node its quickest label from the nearest source and from the nearest
+*other* source in two multi-source passes over a bucket queue (the second pass stays within the regions the
+first one drew). :func:`two_label_search`, a multi-source Dijkstra in which every node keeps its quickest
+label from two distinct sources (each node settled at most twice), is the reference it is tested against.
+Metres along the quickest path ride along with the seconds.
 
 The kernels are compiled on first use and cached on disk (``cache=True``) where numba can write its cache:
 next to this file, else the user-wide cache directory (``NUMBA_CACHE_DIR``), else not at all (each process
@@ -179,87 +179,133 @@ def two_label_search(indptr, indices, weight, length, start_node, start_src, sta
     return dist, met, src
 
 
-@_jit_inline
-def _push(hkey, hnode, size, key, node):  # noqa: ANN001, ANN202
-    """Add an entry to a plain 4-ary min-heap of ``size`` entries (the caller counts it in)."""
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 2
-        if hkey[parent] <= key:
-            break
-        hkey[i], hnode[i] = hkey[parent], hnode[parent]
-        i = parent
-    hkey[i], hnode[i] = key, node
+_MAX_BUCKETS = 1 << 20  # at most 4 MB of bucket heads, however the weights spread
 
 
-@_jit_inline
-def _drop_root(hkey, hnode, size):  # noqa: ANN001, ANN202
-    """Replace the root by the entry at ``size`` (the last, already counted out) and sift it down."""
-    key, node = hkey[size], hnode[size]
-    i = 0
-    while True:
-        first = 4 * i + 1
-        if first >= size:
-            break
-        best, best_key = first, hkey[first]
-        last = min(first + 4, size)
-        for c in range(first + 1, last):
-            if hkey[c] < best_key:
-                best, best_key = c, hkey[c]
-        if best_key >= key:
-            break
-        hkey[i], hnode[i] = best_key, hnode[best]
-        i = best
-    hkey[i], hnode[i] = key, node
+@_jit
+def _bucket_scale(weight):  # noqa: ANN001, ANN202
+    """A bucket width (an eighth of the mean positive edge weight: few edges join two nodes of one bucket) and
+    the longest edge."""
+    total, count, top = 0.0, 0, 0.0
+    for w in weight:
+        if 0 < w < _INF:
+            total += w
+            count += 1
+            top = max(top, w)
+    return (total / count / 8.0 if count else 1.0), top
+
+
+@_jit
+def _window(span, width):  # noqa: ANN001, ANN202
+    """Width and count (a power of two) of cyclic buckets that hold every pending key within ``span`` of the
+    least: each key lands in bucket ``int(key / width)``, slot ``bucket & (count - 1)``."""
+    width = max(width, span / (_MAX_BUCKETS - 3))
+    count = 1
+    while count < span / width + 3:
+        count *= 2
+    return width, count
 
 
 @_jit
 def nearest_two_search(indptr, indices, weight, length, start_node, start_src, start_s, start_m,  # noqa: ANN001, ANN201
                        n, limit_s):
-    """The same labels as :func:`two_label_search`, from two plain Dijkstra passes (each node settled once in
-    each), which is quicker than settling every node twice in one.
+    """The same labels as :func:`two_label_search`, in two passes (each node expanded about once in each) over
+    a bucket queue instead of a heap, which is several times quicker.
 
-    Pass 1 is a multi-source Dijkstra: each node's nearest source ``o1`` at ``d1``. Pass 2 finds ``d2``, the
-    quickest label from a source other than ``o1``: the last edge ``u -> v`` of such a path from source ``s``
-    either leaves ``u`` on its nearest label (``s == o1(u)``, so ``o1(u) != o1(v)``: a *seed*
-    ``d1(u) + w``, known after pass 1), or on a label from another source, which ``d2(u) + w`` matches or
-    beats; should ``o2(u)`` be ``o1(v)``, then ``o1(u) != o1(v)`` and the seed ``d1(u) + w`` beats it. So
-    ``d2(v)`` is the least of the seeds, the starting labels from other sources, and ``d2(u) + w`` over
-    edges with ``o2(u) != o1(v)``: a Dijkstra over ``d2`` from the seeds. Equal times may name a different
-    one of the tied sources than :func:`two_label_search` does. Same parameters; returns seconds, metres and
-    source of the nearest (``d1, m1, s1``) and of the nearest other source (``d2, m2, s2``) as 1-d arrays.
+    Pass 1 finds each node's nearest source ``o1`` at ``d1``. Pass 2 finds ``d2``, the quickest label from a
+    source other than ``o1``. Take such a quickest path from source ``s`` to ``v`` and its last node ``y`` with
+    ``o1(y) != o1(v)``: from ``y`` on, every node has ``o1 = o1(v)``, and ``d1(y)`` (from ``o1(y)``, not
+    ``o1(v)``) is no slower than the path's way to ``y``. So ``d2(v)`` is the least of the *seeds* (``d1(y) + w``
+    over edges ``y -> x`` with ``o1(y) != o1(x)``, and starting labels from a source other than ``o1(x)``) carried
+    on along edges that stay within one nearest source's region: pass 2 never leaves a region.
+
+    Both passes keep nodes in buckets of a fixed width of seconds (``key / width``, cyclic over a window wider
+    than any pending spread of keys) and expand the least bucket's nodes. Inside a bucket the order is not by
+    time, so an edge shorter than the width may improve a node already expanded in the same bucket; it is
+    put back and expanded again (label-correcting), so the labels are exact: seconds equal to Dijkstra's, and
+    of equal times possibly another of the tied sources than :func:`two_label_search` names.
+
+    Parameters are those of :func:`two_label_search`. Returns seconds, metres and source of the nearest
+    (``d1, m1, s1``) and of the nearest other source (``d2, m2, s2``) as 1-d arrays (sources as int32).
     """
+    entries = n + len(start_node) + 1
+    while True:  # a pool of entries too small (many labels corrected again) is rare: start again with more
+        d1, m1, s1, d2, m2, s2, ok = _two_passes(indptr, indices, weight, length, start_node, start_src, start_s,
+                                                 start_m, n, limit_s, entries)
+        if ok:
+            return d1, m1, s1, d2, m2, s2
+        entries *= 4
+
+
+@_jit
+def _two_passes(indptr, indices, weight, length, start_node, start_src, start_s, start_m, n, limit_s,  # noqa: ANN001, ANN202, C901, PLR0912, PLR0915
+                entries):
+    """The work of :func:`nearest_two_search`, with ``entries`` queue entries; False where they ran out."""
     # one array per quantity and pass: each pass reads only its own and the nearest source (cache lines)
-    d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
-    d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
-    # a plain heap with stale entries (skipped when popped: their key is no longer the node's label); each
-    # push is a strict improvement, so it holds at most starts + edges + nodes entries
-    cap = len(start_node) + len(indices) + n + 1
-    hkey = np.empty(cap)
-    hnode = np.empty(cap, dtype=np.int32)
-    size = 0
+    d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
+    d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
+    done = np.zeros(n, dtype=np.bool_)
+    # a pool of bucket entries (node, next entry in the bucket), reused through a free list; an entry whose
+    # node has since got a better label is stale and skipped
+    node_of = np.empty(entries, dtype=np.int32)
+    next_of = np.empty(entries, dtype=np.int32)
+    free, used = -1, 0
+    width, top = _bucket_scale(weight)
+    lo, hi = _INF, 0.0
     for i in range(len(start_node)):
         v = start_node[i]
         if start_s[i] <= limit_s and start_s[i] < d1[v]:
             d1[v], m1[v], s1[v] = start_s[i], start_m[i], start_src[i]
-            _push(hkey, hnode, size, start_s[i], v)
-            size += 1
-    while size > 0:
-        d, v = hkey[0], hnode[0]
-        size -= 1
-        if size > 0:
-            _drop_root(hkey, hnode, size)
-        if d != d1[v]:
-            continue
-        m, s = m1[v], s1[v]
-        for e in range(indptr[v], indptr[v + 1]):
-            nd = d + weight[e]
-            u = indices[e]
-            if nd < d1[u] and nd <= limit_s:
-                d1[u], m1[u], s1[u] = nd, m + length[e], s
-                _push(hkey, hnode, size, nd, u)
-                size += 1
-    # pass 2: seeds from the starting labels of other sources and from edges between two nearest sources
+            lo, hi = min(lo, start_s[i]), max(hi, start_s[i])
+    width1, count = _window(hi - lo + top, width)
+    head = np.full(count, -1, dtype=np.int32)
+    mask, inv = count - 1, 1.0 / width1
+    pending, b = 0, np.int64(0) if lo == _INF else np.int64(lo * inv)
+    for i in range(len(start_node)):
+        v = start_node[i]
+        if d1[v] == start_s[i] and s1[v] == start_src[i]:  # (a start that tied at a node: a stale entry)
+            if used == len(node_of):
+                return d1, m1, s1, d2, m2, s2, False
+            slot = np.int64(d1[v] * inv) & mask
+            node_of[used], next_of[used], head[slot] = v, head[slot], used
+            used += 1
+            pending += 1
+    far = 0.0
+    while pending > 0:
+        slot = b & mask
+        while head[slot] >= 0:
+            k = head[slot]
+            v, head[slot] = node_of[k], next_of[k]
+            next_of[k], free = free, k
+            pending -= 1
+            d = d1[v]
+            if done[v] or np.int64(d * inv) != b:
+                continue
+            done[v] = True
+            far = max(far, d)
+            m, s = m1[v], s1[v]
+            for e in range(indptr[v], indptr[v + 1]):
+                nd = d + weight[e]
+                u = indices[e]
+                if nd < d1[u] and nd <= limit_s:
+                    d1[u], m1[u], s1[u] = nd, m + length[e], s
+                    done[u] = False
+                    if free < 0 and used == len(node_of):
+                        return d1, m1, s1, d2, m2, s2, False
+                    if free >= 0:
+                        k, free = free, next_of[free]
+                    else:
+                        k, used = used, used + 1
+                    at = np.int64(nd * inv) & mask
+                    node_of[k], next_of[k], head[at] = u, head[at], k
+                    pending += 1
+        b += 1
+    one_source = True  # (a search from one point, as for the nearest stations: no other source to find)
+    for i in range(len(start_node)):
+        one_source &= start_src[i] == start_src[0]
+    if one_source:
+        return d1, m1, s1, d2, m2, s2, True
+    # pass 2: the seeds, then on within each region
     for i in range(len(start_node)):
         v = start_node[i]
         if start_src[i] != s1[v] and start_s[i] <= limit_s and start_s[i] < d2[v]:
@@ -268,32 +314,59 @@ def nearest_two_search(indptr, indices, weight, length, start_node, start_src, s
         s = s1[v]
         if s < 0:
             continue
+        done[v] = False
         d, m = d1[v], m1[v]
         for e in range(indptr[v], indptr[v + 1]):
             u = indices[e]
             nd = d + weight[e]
             if s1[u] != s and nd < d2[u] and nd <= limit_s:
                 d2[u], m2[u], s2[u] = nd, m + length[e], s
+    width2, count = _window(max(far + top, hi), width)
+    if count > len(head):
+        head = np.full(count, -1, dtype=np.int32)
+    mask, inv = count - 1, 1.0 / width2
+    b = np.int64(1) << 62
     for v in range(n):
         if s2[v] >= 0:
-            _push(hkey, hnode, size, d2[v], v)
-            size += 1
-    while size > 0:
-        d, v = hkey[0], hnode[0]
-        size -= 1
-        if size > 0:
-            _drop_root(hkey, hnode, size)
-        if d != d2[v]:
-            continue
-        m, s = m2[v], s2[v]
-        for e in range(indptr[v], indptr[v + 1]):
-            nd = d + weight[e]
-            u = indices[e]
-            if nd < d2[u] and s1[u] != s and nd <= limit_s:
-                d2[u], m2[u], s2[u] = nd, m + length[e], s
-                _push(hkey, hnode, size, nd, u)
-                size += 1
-    return d1, m1, s1, d2, m2, s2
+            if free < 0 and used == len(node_of):
+                return d1, m1, s1, d2, m2, s2, False
+            if free >= 0:
+                k, free = free, next_of[free]
+            else:
+                k, used = used, used + 1
+            key = np.int64(d2[v] * inv)
+            b = min(b, key)
+            node_of[k], next_of[k], head[key & mask] = v, head[key & mask], k
+            pending += 1
+    while pending > 0:
+        slot = b & mask
+        while head[slot] >= 0:
+            k = head[slot]
+            v, head[slot] = node_of[k], next_of[k]
+            next_of[k], free = free, k
+            pending -= 1
+            d = d2[v]
+            if done[v] or np.int64(d * inv) != b:
+                continue
+            done[v] = True
+            m, s, region = m2[v], s2[v], s1[v]
+            for e in range(indptr[v], indptr[v + 1]):
+                nd = d + weight[e]
+                u = indices[e]
+                if nd < d2[u] and s1[u] == region and nd <= limit_s:
+                    d2[u], m2[u], s2[u] = nd, m + length[e], s
+                    done[u] = False
+                    if free < 0 and used == len(node_of):
+                        return d1, m1, s1, d2, m2, s2, False
+                    if free >= 0:
+                        k, free = free, next_of[free]
+                    else:
+                        k, used = used, used + 1
+                    at = np.int64(nd * inv) & mask
+                    node_of[k], next_of[k], head[at] = u, head[at], k
+                    pending += 1
+        b += 1
+    return d1, m1, s1, d2, m2, s2, True
 
 
 @_jit
@@ -323,156 +396,55 @@ def best_two(secs, metres, src):  # noqa: ANN001, ANN201
     return d1, m1, s1, d2, m2, s2
 
 
+@_jit_inline
+def _keep_two(s, m, w, s1, m1, w1, s2, m2, w2):  # noqa: ANN001, ANN202, PLR0913
+    """Fold candidate (seconds s, metres m, source w) into the quickest (1) and the quickest from another
+    source (2) of the candidates so far, the first on a tie; a candidate with w < 0 or s = inf is none."""
+    if w < 0 or not s < _INF:
+        return s1, m1, w1, s2, m2, w2
+    if s < s1:
+        if w != w1:
+            return s, m, w, s1, m1, w1
+        return s, m, w, s2, m2, w2
+    if w != w1 and s < s2:
+        return s1, m1, w1, s, m, w
+    return s1, m1, w1, s2, m2, w2
+
+
 @_jit
 def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2,  # noqa: ANN001, ANN201
                      st_seg, st_s, st_m):
     """Per segment, from its midpoint: the quickest station and the quickest other one, in one loop.
 
     Candidates, in this order (the first wins a tie): leave forward through ``seg_v`` (its nearest and
-    second labels: ``half_fwd_s + d1[v]``, ``half_m + m1[v]``, ...), backward through ``seg_u``, then the two
-    quickest stations placed on the segment itself (``st_seg``, seconds ``st_s``, metres ``st_m`` from the
-    midpoint; ties by station order). The same choice as :func:`best_two` over those six columns, without
-    building them. Returns minutes, metres and source of both (``inf``/``-1`` where there is none).
+    second labels: ``half_fwd_s + d1[v]``, ``half_m + m1[v]``, ...), backward through ``seg_u``, then the
+    stations placed on the segment itself (``st_seg``, seconds ``st_s``, metres ``st_m`` from the midpoint;
+    in station order). The same choice as :func:`best_two` over those columns, without building them: the
+    segments that hold a station are done again with it. Returns minutes, metres and source (int32) of
+    both (``inf``/``-1`` where there is none).
     """
     n = len(seg_u)
-    on_s = np.full((n, 2), _INF)
-    on_m = np.full((n, 2), _INF)
-    on_src = np.full((n, 2), -1, dtype=np.int64)
-    for i in range(len(st_seg)):
-        k = st_seg[i]
-        if k < 0:
-            continue
-        if on_src[k, 0] < 0 or st_s[i] < on_s[k, 0]:
-            on_s[k, 1], on_m[k, 1], on_src[k, 1] = on_s[k, 0], on_m[k, 0], on_src[k, 0]
-            on_s[k, 0], on_m[k, 0], on_src[k, 0] = st_s[i], st_m[i], i
-        elif on_src[k, 1] < 0 or st_s[i] < on_s[k, 1]:
-            on_s[k, 1], on_m[k, 1], on_src[k, 1] = st_s[i], st_m[i], i
-    t1, out_m1, out_s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
-    t2, out_m2, out_s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int64)
-    cs = np.empty(6)
-    cm = np.empty(6)
-    cw = np.empty(6, dtype=np.int64)
+    t1, out_m1, out_s1 = np.empty(n), np.empty(n), np.empty(n, dtype=np.int32)
+    t2, out_m2, out_s2 = np.empty(n), np.empty(n), np.empty(n, dtype=np.int32)
+    order = np.argsort(st_seg, kind="mergesort")  # stations by segment, in station order within one
+    i = 0
+    while i < len(order) and st_seg[order[i]] < 0:
+        i += 1
     for k in range(n):
         v, u = seg_v[k], seg_u[k]
-        cs[0], cm[0], cw[0] = half_fwd_s[k] + d1[v], half_m[k] + m1[v], o1[v]
-        cs[1], cm[1], cw[1] = half_fwd_s[k] + d2[v], half_m[k] + m2[v], o2[v]
-        cs[2], cm[2], cw[2] = half_bwd_s[k] + d1[u], half_m[k] + m1[u], o1[u]
-        cs[3], cm[3], cw[3] = half_bwd_s[k] + d2[u], half_m[k] + m2[u], o2[u]
-        for j in range(2):
-            cs[4 + j], cm[4 + j], cw[4 + j] = on_s[k, j], on_m[k, j], on_src[k, j]
-        best = -1
-        for c in range(6):
-            if cw[c] >= 0 and cs[c] < _INF and (best < 0 or cs[c] < cs[best]):
-                best = c
-        if best < 0:
-            continue
-        t1[k], out_m1[k], out_s1[k] = cs[best] / 60.0, cm[best], cw[best]
-        other = -1
-        for c in range(6):
-            if cw[c] >= 0 and cw[c] != cw[best] and cs[c] < _INF and (other < 0 or cs[c] < cs[other]):
-                other = c
-        if other >= 0:
-            t2[k], out_m2[k], out_s2[k] = cs[other] / 60.0, cm[other], cw[other]
+        fwd, bwd, hm = half_fwd_s[k], half_bwd_s[k], half_m[k]
+        a_s, a_m, a_w, b_s, b_m, b_w = _INF, _INF, -1, _INF, _INF, -1
+        a_s, a_m, a_w, b_s, b_m, b_w = _keep_two(fwd + d1[v], hm + m1[v], o1[v], a_s, a_m, a_w, b_s, b_m, b_w)
+        a_s, a_m, a_w, b_s, b_m, b_w = _keep_two(fwd + d2[v], hm + m2[v], o2[v], a_s, a_m, a_w, b_s, b_m, b_w)
+        a_s, a_m, a_w, b_s, b_m, b_w = _keep_two(bwd + d1[u], hm + m1[u], o1[u], a_s, a_m, a_w, b_s, b_m, b_w)
+        a_s, a_m, a_w, b_s, b_m, b_w = _keep_two(bwd + d2[u], hm + m2[u], o2[u], a_s, a_m, a_w, b_s, b_m, b_w)
+        while i < len(order) and st_seg[order[i]] == k:
+            j = order[i]
+            a_s, a_m, a_w, b_s, b_m, b_w = _keep_two(st_s[j], st_m[j], j, a_s, a_m, a_w, b_s, b_m, b_w)
+            i += 1
+        t1[k], out_m1[k], out_s1[k] = a_s / 60.0, a_m, a_w
+        t2[k], out_m2[k], out_s2[k] = b_s / 60.0, b_m, b_w
     return t1, out_m1, out_s1, t2, out_m2, out_s2
-
-
-@_jit
-def nearest_pieces(px, py, cand, ax, ay, bx, by):  # noqa: ANN001, ANN201
-    """For each point, the candidate piece (straight line a -> b) nearest to it: index into ``cand``'s row,
-    distance and the fraction along the piece of the nearest point. ``cand`` rows are padded with -1."""
-    n, k = cand.shape
-    pick = np.full(n, -1, dtype=np.int64)
-    best = np.full(n, _INF)
-    frac = np.zeros(n)
-    for i in range(n):
-        for j in range(k):
-            c = cand[i, j]
-            if c < 0:
-                continue
-            dx, dy = bx[c] - ax[c], by[c] - ay[c]
-            span = dx * dx + dy * dy
-            t = 0.0
-            if span > 0:
-                t = min(1.0, max(0.0, ((px[i] - ax[c]) * dx + (py[i] - ay[c]) * dy) / span))
-            ex, ey = ax[c] + t * dx - px[i], ay[c] + t * dy - py[i]
-            d = np.sqrt(ex * ex + ey * ey)
-            if d < best[i] or (d == best[i] and c < pick[i]):
-                best[i], pick[i], frac[i] = d, c, t
-    return pick, best, frac
-
-
-@_jit
-def grid_cells(ax, ay, bx, by, x0, y0, cell_m, nx, ny):  # noqa: ANN001, ANN201
-    """Bucket every piece into each grid cell its bounding box touches: CSR (cell start, piece ids)."""
-    count = np.zeros(nx * ny + 1, dtype=np.int64)
-    for p in range(len(ax)):
-        i0, i1 = int((min(ax[p], bx[p]) - x0) / cell_m), int((max(ax[p], bx[p]) - x0) / cell_m)
-        j0, j1 = int((min(ay[p], by[p]) - y0) / cell_m), int((max(ay[p], by[p]) - y0) / cell_m)
-        for i in range(max(i0, 0), min(i1, nx - 1) + 1):
-            for j in range(max(j0, 0), min(j1, ny - 1) + 1):
-                count[i * ny + j + 1] += 1
-    start = np.cumsum(count)
-    fill = start[:-1].copy()
-    items = np.empty(start[-1], dtype=np.int64)
-    for p in range(len(ax)):
-        i0, i1 = int((min(ax[p], bx[p]) - x0) / cell_m), int((max(ax[p], bx[p]) - x0) / cell_m)
-        j0, j1 = int((min(ay[p], by[p]) - y0) / cell_m), int((max(ay[p], by[p]) - y0) / cell_m)
-        for i in range(max(i0, 0), min(i1, nx - 1) + 1):
-            for j in range(max(j0, 0), min(j1, ny - 1) + 1):
-                items[fill[i * ny + j]] = p
-                fill[i * ny + j] += 1
-    return start, items
-
-
-@_jit_inline
-def _visit(q, cell, px, py, start, items, ax, ay, bx, by, pick, best, frac):  # noqa: ANN001, ANN202
-    """Offer every piece in one cell to point q (the same arithmetic as :func:`nearest_pieces`)."""
-    for e in range(start[cell], start[cell + 1]):
-        c = items[e]
-        dx, dy = bx[c] - ax[c], by[c] - ay[c]
-        span = dx * dx + dy * dy
-        t = 0.0
-        if span > 0:
-            t = min(1.0, max(0.0, ((px[q] - ax[c]) * dx + (py[q] - ay[c]) * dy) / span))
-        ex, ey = ax[c] + t * dx - px[q], ay[c] + t * dy - py[q]
-        d = np.sqrt(ex * ex + ey * ey)
-        if d < best[q] or (d == best[q] and c < pick[q]):
-            best[q], pick[q], frac[q] = d, c, t
-
-
-@_jit
-def grid_nearest(px, py, start, items, x0, y0, cell_m, nx, ny, ax, ay, bx, by):  # noqa: ANN001, ANN201
-    """For each point, the nearest piece (the lower index on a tie), its distance and the fraction along it.
-
-    Rings of cells around the point's cell, nearest first: a piece not seen before ring ``r`` lies only in
-    cells ``r`` or more cells away, so at least ``(r - 1) * cell_m`` from the point; the search stops once
-    the best distance is below that (with a margin for rounding; exact, ties included). Points outside the
-    grid start at its edge.
-    """
-    n = len(px)
-    pick = np.full(n, -1, dtype=np.int64)
-    best = np.full(n, _INF)
-    frac = np.zeros(n)
-    for q in range(n):
-        ci = int(np.floor((px[q] - x0) / cell_m))
-        cj = int(np.floor((py[q] - y0) / cell_m))
-        r0 = max(0, -ci, ci - (nx - 1), -cj, cj - (ny - 1))
-        r_max = max(ci, nx - 1 - ci, cj, ny - 1 - cj)
-        r = r0
-        while r <= r_max:
-            if pick[q] >= 0 and best[q] < (r - 1 - 1e-6) * cell_m:
-                break
-            for i in range(max(ci - r, 0), min(ci + r, nx - 1) + 1):
-                if i == ci - r or i == ci + r:  # a whole column of the ring
-                    for j in range(max(cj - r, 0), min(cj + r, ny - 1) + 1):
-                        _visit(q, i * ny + j, px, py, start, items, ax, ay, bx, by, pick, best, frac)
-                else:  # its two ends
-                    if cj - r >= 0:
-                        _visit(q, i * ny + cj - r, px, py, start, items, ax, ay, bx, by, pick, best, frac)
-                    if cj + r <= ny - 1:
-                        _visit(q, i * ny + cj + r, px, py, start, items, ax, ay, bx, by, pick, best, frac)
-            r += 1
-    return pick, best, frac
 
 
 @functools.cache
@@ -487,7 +459,9 @@ def warm() -> None:
     xs = np.zeros(1)
     best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
     ends = np.zeros(1, dtype=np.int64)
-    segment_best_two(ends, ends, xs, xs, xs, xs, xs, ends, xs, xs, ends, ends, xs, xs)
-    nearest_pieces(xs, xs, np.zeros((1, 1), dtype=np.int64), xs, xs, xs + 1, xs)
-    cells, items = grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
-    grid_nearest(xs, xs, cells, items, 0.0, 0.0, 1.0, 1, 1, xs, xs, xs + 1, xs)
+    sources = np.zeros(1, dtype=np.int32)  # as nearest_two_search gives them
+    segment_best_two(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs)
+    from locator.core import snapgrid  # (it imports this module)
+
+    cells, item_xy, item_piece = snapgrid.grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
+    snapgrid.grid_nearest(xs, xs, cells, item_xy, item_piece, 0.0, 0.0, 1.0, 1, 1, ends, xs + 1, xs + 1)

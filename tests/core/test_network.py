@@ -418,3 +418,38 @@ def _source_time(adj: dict, node: np.ndarray, src: np.ndarray, offset: np.ndarra
         for nxt, weight in adj.get(v, []):
             heapq.heappush(heap, (d + weight, nxt))
     return np.inf
+
+
+def test_two_pass_search_with_starts_far_apart_and_a_small_entry_pool():
+    """Starting labels spread over far more time than any edge (the bucket window must hold them all), and
+    a queue-entry pool too small for the work: the search starts again with a larger one, same labels."""
+    from locator.core.shortest import _two_passes, nearest_two_search, two_label_search
+
+    rng = np.random.default_rng(77)
+    n = 400
+    a, b = rng.integers(0, n, 1600), rng.integers(0, n, 1600)
+    w = rng.uniform(0.0, 2.0, 1600)
+    keep = a != b
+    matrix, length = csr_from_edges(a[keep], b[keep], w[keep], 3 * w[keep], n)
+    node = rng.integers(0, n, 30)
+    src = np.arange(30) % 12
+    offset = rng.uniform(0, 5000, 30)
+    arrays = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length, node, src,
+              offset, 3 * offset, n)
+    for limit in (np.inf, 2500.0):
+        d1, m1, s1, d2, m2, s2 = nearest_two_search(*arrays, limit)
+        secs, metres, _ = two_label_search(*arrays, limit)
+        np.testing.assert_array_equal(np.column_stack([d1, d2]), secs)
+        np.testing.assert_allclose(np.column_stack([m1, m2]), metres, rtol=1e-12)
+        *small, ok = _two_passes(*arrays, limit, 2)
+        assert not ok  # two entries are not enough for 30 starts
+        *large, ok = _two_passes(*arrays, limit, 100_000)
+        assert ok
+        for got, want in zip(large, (d1, m1, s1, d2, m2, s2), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_a_point_without_coordinates_snaps_nowhere(grid):
+    snapped = grid.snap(np.array([np.nan, ORIGIN_X]), np.array([ORIGIN_Y, ORIGIN_Y]), profile="walk")
+    assert snapped["segment"].tolist()[0] == -1 and np.isinf(snapped["snap_m"].tolist()[0])
+    assert snapped["segment"].tolist()[1] >= 0 and snapped["snap_m"].tolist()[1] == pytest.approx(0)
