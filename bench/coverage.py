@@ -7,7 +7,9 @@ generated networks (a perturbed grid with some edges removed, some one-way stree
 
 Each child also prints the pass's stages (best CPU time of a few runs): snapping, the two-label search,
 the per-segment loop, a whole pass (``full``) and the rest (``frame``, mostly building the segment table:
-the median over runs of full minus the stages, so only roughly).
+the median over runs of full minus the stages, so only roughly). ``ids`` is the first use of the result's
+``segments``, which adds the nearest and second-nearest station id columns (strings taken from the station
+positions; not in ``full``, nor in the timed pass: a caller that only sums the table never builds them).
 
 The *coverage pass* is what a new snapshot or a new hour costs: snapping the stations, the two-label
 multi-source search (nearest and second-nearest distinct station) and the per-segment midpoint distances,
@@ -116,7 +118,7 @@ def stages(graph: StreetGraph, stations: gpd.GeoDataFrame, profile: str) -> dict
     routing = graph.routing(profile)
     out = {}
     t = time.process_time()
-    sx, sy = stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()
+    sx, sy = coverage._station_xy(stations)
     snapped = Snapped(*graph.snap_index(profile).nearest(sx, sy))
     out["snap"], t = time.process_time() - t, time.process_time()
     lab = coverage._search(graph, routing, snapped, towards=True)
@@ -127,9 +129,12 @@ def stages(graph: StreetGraph, stations: gpd.GeoDataFrame, profile: str) -> dict
                               lab.metres, lab.source, lab.second_seconds, lab.second_metres, lab.second_source,
                               st_seg, st_s, st_m)
     out["segments"], t = time.process_time() - t, time.process_time()
-    segment_coverage(graph, stations, profile=profile)
+    cov = segment_coverage(graph, stations, profile=profile)
     out["full"] = time.process_time() - t
     out["frame"] = out["full"] - out["snap"] - out["search"] - out["segments"]
+    t = time.process_time()
+    cov.segments  # noqa: B018 - the station id columns, made on first use
+    out["ids"] = time.process_time() - t
     return out
 
 
@@ -186,7 +191,7 @@ def measure(spec: str, args: argparse.Namespace) -> list[dict]:
         memory = child("--worker", "memory", "--graph", spec, "--profile", profile, args=args)[0]
         part = next(r for r in records if r["kind"] == "stages" and r["profile"] == profile)
         print(f"  {spec} {profile} stages, best CPU ms: " + ", ".join(
-            f"{k} {1000 * part[k]:.2f}" for k in ("snap", "search", "segments", "frame", "full")), flush=True)
+            f"{k} {1000 * part[k]:.2f}" for k in ("snap", "search", "segments", "frame", "full", "ids")), flush=True)
         row = {"graph": spec, "segments": build["segments"], "nodes": build["nodes"], "profile": profile,
                "build_s": build["build_s"], "pass_s": min(r["wall_s"] for r in ours),
                "pass_cpu_s": min(r["cpu_s"] for r in ours), "networkx_s": np.nan, "networkx_cpu_s": np.nan,

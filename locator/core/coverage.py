@@ -14,7 +14,8 @@ cells of centre points clipped to their district, a stand-in where real 街道 b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import geopandas as gpd
@@ -86,15 +87,46 @@ def open_mask(stations: gpd.GeoDataFrame, *, at: datetime | None, unknown_hours_
     return status_open & np.array([s is True or (s is None and unknown_hours_open) for s in by_row], dtype=bool)
 
 
-@dataclass
 class SegmentCoverage:
-    """Per-segment distances for one set of stations and one profile, with the stations as snapped."""
+    """Per-segment distances for one set of stations and one profile, with the stations as snapped.
 
-    segments: pd.DataFrame  # one row per graph segment
-    stations: pd.DataFrame  # id, name, segment, snap_m, far
-    profile: Profile
-    mode: str
-    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ``segments`` has one row per graph segment: its street (``street_id``, ``name``, ``highway``),
+    ``length_m``, and ``distance_m``/``time_min`` to the nearest station and ``second_*`` to the nearest other
+    one, with their ids (``station_id``, ``second_station_id``). The id columns are taken from the stations on
+    first use of ``segments`` (the positions are ``nearest`` and ``second``; -1 for none), so a pass whose
+    table is only summed never builds them. ``stations`` holds id, name, segment, snap_m and far.
+    """
+
+    def __init__(self, table: pd.DataFrame, stations: pd.DataFrame, profile: Profile, mode: str, *,
+                 nearest: np.ndarray, second: np.ndarray) -> None:
+        self._table, self.stations, self.profile, self.mode = table, stations, profile, mode
+        self.nearest, self.second = nearest, second
+        self.computed_at = datetime.now(UTC)
+        self._lock = threading.Lock()
+        self._with_ids = False
+
+    def __repr__(self) -> str:
+        return (f"SegmentCoverage({len(self._table)} segments, {len(self.stations)} stations, "
+                f"profile={self.profile.name!r}, mode={self.mode!r})")
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        with self._lock:  # results are shared between threads: one of them adds the ids, once
+            if not self._with_ids:
+                # a take on a string array, not a million Python strings converted one by one
+                ids = pd.array(self.stations["id"].to_numpy(dtype=object), dtype="str")
+                self._table["station_id"] = ids.take(self.nearest, allow_fill=True)
+                self._table["second_station_id"] = ids.take(self.second, allow_fill=True)
+                self._with_ids = True
+            return self._table
+
+
+def _station_xy(stations: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of the station points (NaN for an empty one), without a Series per axis."""
+    geoms = np.asarray(stations.geometry.values, dtype=object)
+    if not (shapely.get_type_id(geoms) == 0).all():
+        return stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()  # (which says what is wrong)
+    return shapely.get_x(geoms), shapely.get_y(geoms)
 
 
 def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile: str | Profile = "walk",
@@ -111,40 +143,37 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
         raise InvalidParameter(f"mode must be one of {', '.join(MODES)} (got {mode!r})", param="mode")
     ids = stations["id"].astype(str).to_numpy() if "id" in stations else np.arange(len(stations)).astype(str)
     names = stations["name"].astype(str).to_numpy() if "name" in stations else ids
-    sx, sy = (stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy()) if len(stations) else (
-        np.zeros(0), np.zeros(0))
+    sx, sy = _station_xy(stations) if len(stations) else (np.zeros(0), np.zeros(0))
     if mode == "network":
-        # the snapping index straight, without a DataFrame in between
-        snapped = Snapped(*graph.snap_index(prof).nearest(np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)))
+        snapped = Snapped(*graph.snap_index(prof).nearest(sx, sy))
         table = _network_table(graph, prof, snapped)
+        far = snapped.snap_m > max_snap_m
     else:
         snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), np.zeros(len(sx)))
         table = _straight_table(graph, prof, sx, sy)
-    columns: dict[str, object] = {"segment": np.arange(graph.n_segments), **_street_columns(graph),
-                                  "length_m": graph.seg_length_m}
-    for key in ("distance_m", "time_min", "second_distance_m", "second_time_min"):
-        columns[key] = table[key]
-    # a take on a string array, not a million Python strings converted one by one
-    id_array = pd.array(ids.astype(object), dtype="str")
-    for key in ("station", "second_station"):
-        columns[f"{key}_id"] = id_array.take(table[key], allow_fill=True)
-    segs = pd.DataFrame(columns)
-    placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m})
-    placed["far"] = (placed["snap_m"] > max_snap_m) if mode == "network" else False
-    return SegmentCoverage(segs, placed, prof, mode)
+        far = np.zeros(len(sx), dtype=bool)
+    # no copies: the street columns are shared per graph (copy-on-write keeps them so), the rest is new
+    columns = {**_street_columns(graph), **{key: table[key] for key in (
+        "distance_m", "time_min", "second_distance_m", "second_time_min")}}
+    segs = pd.DataFrame(columns, copy=False)
+    placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m,
+                           "far": far}, copy=False)
+    return SegmentCoverage(segs, placed, prof, mode, nearest=table["station"], second=table["second_station"])
 
 
-def _street_columns(graph: StreetGraph) -> dict[str, object]:
-    """Street id, name and class of every segment as string arrays, made once per graph."""
+def _street_columns(graph: StreetGraph) -> dict[str, pd.Series]:
+    """Segment number, street id, name and class (string arrays) and length of every segment, made once per
+    graph, as Series on one index so that tables built on them share them under copy-on-write."""
     key = ("street_columns",)
     with graph._lock:
         if key not in graph._cache:
-            street = graph.seg_street
-            graph._cache[key] = {
-                "street_id": pd.array(graph.streets["id"].to_numpy(dtype=object), dtype="str").take(street),
-                "name": pd.array(graph.streets["name"].to_numpy(dtype=object), dtype="str").take(street),
-                "highway": pd.array(graph.streets["highway"].to_numpy(dtype=object), dtype="str").take(street),
-            }
+            street, index = graph.seg_street, pd.RangeIndex(graph.n_segments)
+            columns = {"segment": np.arange(graph.n_segments)}
+            for name, column in (("street_id", "id"), ("name", "name"), ("highway", "highway")):
+                columns[name] = pd.array(graph.streets[column].to_numpy(dtype=object), dtype="str").take(street)
+            columns["length_m"] = graph.seg_length_m
+            graph._cache[key] = {name: pd.Series(values, index=index, name=name)
+                                 for name, values in columns.items()}
         return graph._cache[key]
 
 

@@ -111,7 +111,7 @@ def grid_nearest(px, py, start, item_xy, item_piece, x0, y0, cell_m, nx, ny, pie
                         d = np.sqrt(ex * ex + ey * ey)
                         c = item_piece[e]
                         if d < best or (d == best and c < pick):
-                            best, pick, frac = d, c, t * np.sqrt(span)
+                            best, pick, frac = d, c, t * np.hypot(dx, dy)
             r += 1
         if pick >= 0:
             seg = piece_seg[pick]
