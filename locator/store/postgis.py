@@ -6,9 +6,10 @@ whole or not at all. Inside that transaction the ``data_version`` row is bumped 
 makes concurrent writers take turns) and ``NOTIFY locator_data`` is queued, which PostgreSQL delivers
 to listeners only once the transaction commits.
 
-Each operation opens its own short connection (a few milliseconds on a local socket): a worker
-survives a PostgreSQL restart, a fork, or threads without a pool to look after. Any failure to
-reach the server becomes ``StoreUnavailable`` (HTTP 503), never a raw driver error.
+Each operation takes a connection of its own: an idle one kept from an earlier operation where there is
+one (``locator.store.pgidle``: checked before reuse, never shared across a fork), else a new one; so a worker
+survives a PostgreSQL restart, a fork, or threads. Any failure to reach the server becomes
+``StoreUnavailable`` (HTTP 503), never a raw driver error.
 
 The schema comes from versioned migrations (``locator.store.migrations``). By default the store
 applies pending ones the first time it connects (under an advisory lock, so workers starting
@@ -18,7 +19,9 @@ newer than it knows, the store refuses to run.
 
 from __future__ import annotations
 
+import functools
 import re
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +37,7 @@ from psycopg.conninfo import conninfo_to_dict
 from locator import crs, model
 from locator.errors import StoreUnavailable, ValidationFailed
 from locator.store import migrations
+from locator.store.pgidle import IdleConnections
 
 NOTIFY_CHANNEL = "locator_data"
 _SRID = 4326
@@ -48,6 +52,9 @@ class PostGISStore:
         self.work_crs = work_crs
         self.auto_upgrade = auto_upgrade
         self._schema_checked = False
+        # the opener must not hold the store: the idle connections close when the store is collected
+        self._idle = IdleConnections(functools.partial(_open, location, self.location))
+        weakref.finalize(self, self._idle.close)
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.location!r})"
@@ -116,22 +123,18 @@ class PostGISStore:
 
     @contextmanager
     def _connect(self, *, check_schema: bool = True) -> Iterator[psycopg.Connection]:
-        options: dict[str, object] = {"autocommit": True, "application_name": "locator"}
-        if "connect_timeout" not in _conninfo_dict(self._conninfo):
-            options["connect_timeout"] = _CONNECT_TIMEOUT_S
         try:
-            conn = psycopg.connect(self._conninfo, **options)  # type: ignore[arg-type]
-        except psycopg.OperationalError as error:
-            raise StoreUnavailable(f"PostgreSQL at {self.location} can't be reached: {_reason(error)}") from error
-        try:
-            if check_schema and not self._schema_checked:
-                self._check_schema(conn)
-            yield conn
+            with self._idle.connection() as conn:
+                if check_schema and not self._schema_checked:
+                    self._check_schema(conn)
+                yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             # The server went away mid-way (restart, network): whatever was open is rolled back.
             raise StoreUnavailable(f"PostgreSQL at {self.location} failed: {_reason(error)}") from error
-        finally:
-            conn.close()
+
+    def close(self) -> None:
+        """Close the idle connections kept for reuse (they are also closed when the store is collected)."""
+        self._idle.close()
 
     def _check_schema(self, conn: psycopg.Connection) -> None:
         if self.auto_upgrade:
@@ -151,6 +154,16 @@ class PostGISStore:
             msg = (f"can't upgrade the schema at {self.location}: {_reason(error)} (the role needs CREATE on the "
                    "database, and PostGIS installed: `CREATE EXTENSION postgis` as a superuser)")
             raise StoreUnavailable(msg) from error
+
+
+def _open(conninfo: str, location: str) -> psycopg.Connection:
+    options: dict[str, object] = {"autocommit": True, "application_name": "locator"}
+    if "connect_timeout" not in _conninfo_dict(conninfo):
+        options["connect_timeout"] = _CONNECT_TIMEOUT_S
+    try:
+        return psycopg.connect(conninfo, **options)  # type: ignore[arg-type]
+    except psycopg.OperationalError as error:
+        raise StoreUnavailable(f"PostgreSQL at {location} can't be reached: {_reason(error)}") from error
 
 
 Record = tuple[object, ...]
