@@ -5,6 +5,9 @@ generated networks (a perturbed grid with some edges removed, some one-way stree
 100,000 (``--extra-sizes``) and about 1,000,000 segments (``--segments``). Each gets 2,000 stations
 (``--stations``) at seeded random points near the streets.
 
+Where there are two cores, snapping, the search's second pass and the per-segment loop run in two threads
+(:mod:`locator.core.parallel`): the wall-time ratio counts that, the CPU-time ratio counts both threads' time.
+
 Each child also prints the pass's stages (best CPU time of a few runs): snapping, the two-label search,
 the per-segment loop, a whole pass (``full``) and the rest (``frame``, mostly building the segment table:
 the median over runs of full minus the stages, so only roughly). ``ids`` is the first use of the result's
@@ -123,11 +126,7 @@ def stages(graph: StreetGraph, stations: gpd.GeoDataFrame, profile: str) -> dict
     out["snap"], t = time.process_time() - t, time.process_time()
     lab = coverage._search(graph, routing, snapped, towards=True)
     out["search"], t = time.process_time() - t, time.process_time()
-    st_seg, st_s, st_m = coverage._on_segment(graph, routing, snapped)
-    half_fwd_s, half_bwd_s = routing.seg_half_s
-    shortest.segment_best_two(graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s, half_bwd_s, lab.seconds,
-                              lab.metres, lab.source, lab.second_seconds, lab.second_metres, lab.second_source,
-                              st_seg, st_s, st_m)
+    coverage._segment_table(graph, routing, snapped, lab)
     out["segments"], t = time.process_time() - t, time.process_time()
     cov = segment_coverage(graph, stations, profile=profile)
     out["full"] = time.process_time() - t

@@ -26,11 +26,12 @@ import shapely
 from locator import crs as crs_mod
 from locator.core.network import (
     DEFAULT_MAX_SNAP_M,
+    NodeLabels,
     Profile,
+    Routing,
     Snapped,
     StreetGraph,
     _search,
-    along,
     get_profile,
 )
 from locator.core.snapshot import Snapshot
@@ -121,6 +122,11 @@ class SegmentCoverage:
             return self._table
 
 
+def _texts(column: pd.Series) -> np.ndarray:
+    """A column as strings (objects), without converting one already of strings."""
+    return column.to_numpy(dtype=object) if isinstance(column.dtype, pd.StringDtype) else column.astype(str).to_numpy()
+
+
 def _station_xy(stations: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates of the station points (NaN for an empty one), without a Series per axis."""
     geoms = np.asarray(stations.geometry.values, dtype=object)
@@ -141,8 +147,8 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
     prof = get_profile(profile)
     if mode not in MODES:
         raise InvalidParameter(f"mode must be one of {', '.join(MODES)} (got {mode!r})", param="mode")
-    ids = stations["id"].astype(str).to_numpy() if "id" in stations else np.arange(len(stations)).astype(str)
-    names = stations["name"].astype(str).to_numpy() if "name" in stations else ids
+    ids = _texts(stations["id"]) if "id" in stations else np.arange(len(stations)).astype(str)
+    names = _texts(stations["name"]) if "name" in stations else ids
     sx, sy = _station_xy(stations) if len(stations) else (np.zeros(0), np.zeros(0))
     if mode == "network":
         snapped = Snapped(*graph.snap_index(prof).nearest(sx, sy))
@@ -152,7 +158,7 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
         snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), np.zeros(len(sx)))
         table = _straight_table(graph, prof, sx, sy)
         far = np.zeros(len(sx), dtype=bool)
-    # no copies: the street columns are shared per graph (copy-on-write keeps them so), the rest is new
+    # no copies: the street columns are shared per graph (read-only), the rest is new
     columns = {**_street_columns(graph), **{key: table[key] for key in (
         "distance_m", "time_min", "second_distance_m", "second_time_min")}}
     segs = pd.DataFrame(columns, copy=False)
@@ -161,53 +167,56 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
     return SegmentCoverage(segs, placed, prof, mode, nearest=table["station"], second=table["second_station"])
 
 
-def _street_columns(graph: StreetGraph) -> dict[str, pd.Series]:
+def _street_columns(graph: StreetGraph) -> dict[str, object]:
     """Segment number, street id, name and class (string arrays) and length of every segment, made once per
-    graph, as Series on one index so that tables built on them share them under copy-on-write."""
+    graph and read-only: every table made on them shares them, so an edit in place fails instead of
+    changing the graph's (copy the table to edit it)."""
     key = ("street_columns",)
     with graph._lock:
         if key not in graph._cache:
-            street, index = graph.seg_street, pd.RangeIndex(graph.n_segments)
-            columns = {"segment": np.arange(graph.n_segments)}
+            columns: dict[str, object] = {"segment": np.arange(graph.n_segments)}
             for name, column in (("street_id", "id"), ("name", "name"), ("highway", "highway")):
-                columns[name] = pd.array(graph.streets[column].to_numpy(dtype=object), dtype="str").take(street)
-            columns["length_m"] = graph.seg_length_m
-            graph._cache[key] = {name: pd.Series(values, index=index, name=name)
-                                 for name, values in columns.items()}
+                strings = pd.array(graph.streets[column].to_numpy(dtype=object), dtype="str").take(graph.seg_street)
+                values = getattr(strings, "_ndarray", None)  # (python storage; pyarrow's can't be edited in place)
+                if values is not None:
+                    values.flags.writeable = False
+                columns[name] = strings
+            columns["length_m"] = graph.seg_length_m.copy()
+            columns["segment"].flags.writeable = columns["length_m"].flags.writeable = False  # type: ignore[union-attr]
+            graph._cache[key] = columns
         return graph._cache[key]
 
 
 def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[str, np.ndarray]:
-    from locator.core import shortest
-
     if graph.n_segments == 0:  # no streets: nothing to measure (and nothing to index into)
-        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int32)
         return {"time_min": empty_f, "distance_m": empty_f, "station": empty_i,
                 "second_time_min": empty_f, "second_distance_m": empty_f, "second_station": empty_i}
     routing = graph.routing(prof)
-    lab = _search(graph, routing, snapped, towards=True)
-    st_seg, st_s, st_m = _on_segment(graph, routing, snapped)
-    # one compiled loop over the segments: leave forward through v (nearest, second label), backward through
-    # u, or reach a station on the segment itself; the quickest and the quickest other station
+    return _segment_table(graph, routing, snapped, _search(graph, routing, snapped, towards=True))
+
+
+def _segment_table(graph: StreetGraph, routing: Routing, snapped: Snapped, lab: NodeLabels) -> dict[str, np.ndarray]:
+    """Per segment, the nearest and second-nearest station from the midpoint, given the node labels."""
+    from locator.core import parallel, shortest
+
+    n = graph.n_segments
+    st_s, st_m = shortest.midpoint_reach(snapped.segment, snapped.fraction, snapped.snap_m, graph.seg_length_m,
+                                         routing.seg_fwd_s, routing.seg_bwd_s, routing.profile.walk_kmh / 3.6)
+    order = np.argsort(snapped.segment, kind="stable")
+    # one compiled loop over the segments, its two halves at once: leave forward through v (nearest, second
+    # label), backward through u, or reach a station on the segment itself; the quickest and the quickest other
     half_fwd_s, half_bwd_s = routing.seg_half_s
-    t1, m1, s1, t2, m2, s2 = shortest.segment_best_two(graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s,
-                                                       half_bwd_s, lab.seconds, lab.metres, lab.source,
-                                                       lab.second_seconds, lab.second_metres, lab.second_source,
-                                                       st_seg, st_s, st_m)
-    return {"time_min": t1, "distance_m": m1, "station": s1,
-            "second_time_min": t2, "second_distance_m": m2, "second_station": s2}
+    out = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32), np.empty(n), np.empty(n), np.empty(n, dtype=np.int32))
 
+    def segments(first: int, last: int) -> None:
+        shortest.segment_best_two(graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s, half_bwd_s, lab.seconds,
+                                  lab.metres, lab.source, lab.second_seconds, lab.second_metres, lab.second_source,
+                                  snapped.segment, st_s, st_m, order, first, last, *out)
 
-def _on_segment(graph: StreetGraph, routing, snapped: Snapped) -> tuple[np.ndarray, ...]:  # noqa: ANN001
-    """Each station's segment (-1 where not placed), and seconds and metres along it from the midpoint."""
-    seg, t, snap = snapped.segment, snapped.fraction, snapped.snap_m
-    ok = seg >= 0
-    at = np.where(ok, seg, 0)
-    on_way = np.where(t >= 0.5, along(np.maximum(t - 0.5, 0), routing.seg_fwd_s[at]),
-                      along(np.maximum(0.5 - t, 0), routing.seg_bwd_s[at]))
-    s = on_way + snap / (routing.profile.walk_kmh / 3.6)
-    m = np.abs(t - 0.5) * graph.seg_length_m[at] + snap
-    return seg.astype(np.int64), s.astype(float), m.astype(float)
+    parallel.both(lambda: segments(0, n // 2), lambda: segments(n // 2, n))
+    return dict(zip(("time_min", "distance_m", "station", "second_time_min", "second_distance_m", "second_station"),
+                    out, strict=True))
 
 
 def _straight_table(graph: StreetGraph, prof: Profile, sx: np.ndarray, sy: np.ndarray) -> dict[str, np.ndarray]:

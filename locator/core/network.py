@@ -36,6 +36,7 @@ the straight line from the station to the nearest point of an allowed segment) i
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -127,6 +128,13 @@ class Routing:
     @cached_property
     def kernel_rev(self) -> tuple[np.ndarray, ...]:
         return _kernel_arrays(self.rev, self.rev_len_m)
+
+    @cached_property
+    def bucket_scale(self) -> tuple[float, float]:
+        """Bucket width and longest edge of the search (:func:`locator.core.buckets.bucket_scale`)."""
+        from locator.core import buckets
+
+        return buckets.bucket_scale(self.kernel_rev[2])
 
     @cached_property
     def seg_half_s(self) -> tuple[np.ndarray, np.ndarray]:
@@ -292,14 +300,24 @@ class SnapIndex:
                    graph.seg_length_m)
 
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Segment, fraction along it and distance of the nearest usable point for each (x, y)."""
-        from locator.core import snapgrid
+        """Segment, fraction along it and distance of the nearest usable point for each (x, y); many points in
+        two halves at once."""
+        from locator.core import parallel, snapgrid
 
+        x, y = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float)
         if not len(self.item_piece) or not len(x):
             return np.full(len(x), -1, dtype=np.int64), np.zeros(len(x)), np.full(len(x), np.inf)
-        return snapgrid.grid_nearest(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float),
-                                     self.cell_start, self.item_xy, self.item_piece, *self.origin, self.cell_m,
-                                     *self.shape, self.piece_seg, self.piece_offset_m, self.seg_length_m)
+
+        def some(part: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return snapgrid.grid_nearest(x[part], y[part], self.cell_start, self.item_xy, self.item_piece,
+                                         *self.origin, self.cell_m, *self.shape, self.piece_seg, self.piece_offset_m,
+                                         self.seg_length_m)
+
+        if len(x) < 256:  # (a few points are quicker than a hand-over to the other thread)
+            return some(slice(None))
+        half = len(x) // 2
+        first, second = parallel.both(lambda: some(slice(0, half)), lambda: some(slice(half, None)))
+        return tuple(np.concatenate(pair) for pair in zip(first, second, strict=True))  # type: ignore[return-value]
 
 
 def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
@@ -327,7 +345,7 @@ def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
     fwd, fwd_len = csr_from_edges(a, b, t, length, n)
     rev, rev_len = csr_from_edges(b, a, t, length, n)
     routing = Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s)
-    routing.kernel_fwd, routing.kernel_rev, routing.seg_half_s  # noqa: B018 - built now, with the graph, not by the first search
+    routing.kernel_fwd, routing.kernel_rev, routing.seg_half_s, routing.bucket_scale  # noqa: B018 - built now, with the graph, not by the first search
     return routing
 
 
@@ -505,41 +523,42 @@ def along(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         return np.where(fraction == 0, 0.0, fraction * seconds)
 
 
-def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, first_id: int, towards: bool,
+def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, towards: bool,
                  ) -> tuple[np.ndarray, ...]:
-    """Edges joining snapped points (node ids first_id, first_id+1, ...) to their segment's ends.
+    """Edges joining snapped points to their segment's ends (:func:`locator.core.buckets.start_labels`).
 
     ``towards``: edges of the reversed graph (a search from the points gives times *to* them); otherwise of
-    the forward graph (times *from* them). The reach to the street is walked. Returns the point (minus
-    ``first_id``), the node, seconds and metres of each edge.
+    the forward graph (times *from* them). The reach to the street is walked. Returns the point, the node,
+    seconds and metres of each edge.
     """
-    ok = snapped.segment >= 0
-    ids = first_id + np.flatnonzero(ok)
-    seg, t, snap = snapped.segment[ok], snapped.fraction[ok], snapped.snap_m[ok]
-    reach_s = snap / (routing.profile.walk_kmh / 3.6)
-    length = graph.seg_length_m[seg]
-    if towards:  # arrive at the point from seg_u going forward, or from seg_v going backward
-        to_u, to_v = along(t, routing.seg_fwd_s[seg]), along(1 - t, routing.seg_bwd_s[seg])
-    else:  # leave the point going backward to seg_u, or forward to seg_v
-        to_u, to_v = along(t, routing.seg_bwd_s[seg]), along(1 - t, routing.seg_fwd_s[seg])
-    rows = np.concatenate([ids, ids])
-    cols = np.concatenate([graph.seg_u[seg], graph.seg_v[seg]])
-    secs = np.concatenate([to_u, to_v]) + np.concatenate([reach_s, reach_s])
-    metres = np.concatenate([t * length, (1 - t) * length]) + np.concatenate([snap, snap])
-    keep = np.isfinite(secs)
-    return rows[keep] - first_id, cols[keep], secs[keep], metres[keep]
+    from locator.core import buckets
+
+    return buckets.start_labels(graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
+                                routing.profile.walk_kmh / 3.6, np.asarray(snapped.segment, dtype=np.int64),
+                                np.asarray(snapped.fraction, dtype=float), np.asarray(snapped.snap_m, dtype=float),
+                                towards)
 
 
 def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: bool, limit_s: float = np.inf,
             ) -> NodeLabels:
-    """Best two labels from distinct points at every node (see :func:`locator.core.shortest.nearest_two_search`)."""
-    from locator.core import shortest
+    """Best two labels from distinct points at every node (see :mod:`locator.core.buckets`); pass 2 shared
+    out between two threads (even and odd points' regions) where there are two cores."""
+    from locator.core import buckets, parallel
 
-    src, node, secs, metres = source_edges(graph, routing, points, first_id=0, towards=towards)
-    indptr, indices, weight, length = routing.kernel_rev if towards else routing.kernel_fwd
-    return NodeLabels(*shortest.nearest_two_search(indptr, indices, weight, length, node.astype(np.int64),
-                                                   src.astype(np.int64), secs.astype(float), metres.astype(float),
-                                                   graph.n_nodes, float(limit_s)))
+    src, node, secs, metres = source_edges(graph, routing, points, towards=towards)
+    arrays = routing.kernel_rev if towards else routing.kernel_fwd
+    width, top = routing.bucket_scale
+    n, limit_s, entries = graph.n_nodes, float(limit_s), graph.n_nodes + len(node) + 1
+    whole = limit_s == np.inf and len(node) >= 64  # (a coverage pass, not a search from one point)
+    while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
+        d1, m1, s1, d2, m2, s2, far, hi, ok = buckets.first_pass(*arrays, node, src, secs, metres, n, limit_s, width,
+                                                                 top, entries, whole)
+        if ok and not buckets.one_source(src):
+            ok = all(parallel.both(*(functools.partial(buckets.second_pass, *arrays, limit_s, d1, s1, d2, m2, s2, width,
+                                                       top, far, hi, part, 2, entries) for part in (0, 1))))
+        if ok:
+            return NodeLabels(d1, m1, s1, d2, m2, s2)
+        entries *= 4
 
 
 def nearest_two(graph: StreetGraph, routing: Routing, sources: Snapped) -> NodeLabels:

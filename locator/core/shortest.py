@@ -1,10 +1,9 @@
 """Compiled shortest-path kernels (numba) over CSR arrays: the inner loops of network and coverage.
 
-:func:`nearest_two_search` gives every node its quickest label from the nearest source and from the nearest
-*other* source in two multi-source passes over a bucket queue (the second pass stays within the regions the
-first one drew). :func:`two_label_search`, a multi-source Dijkstra in which every node keeps its quickest
-label from two distinct sources (each node settled at most twice), is the reference it is tested against.
-Metres along the quickest path ride along with the seconds.
+:func:`two_label_search` is a multi-source Dijkstra in which every node keeps its quickest label from two
+*distinct* sources (each node settled at most twice): the reference that the quicker bucket search of the
+coverage pass (:mod:`locator.core.buckets`) is tested against. :func:`segment_best_two` turns node labels
+into per-segment ones. Metres along the quickest path ride along with the seconds.
 
 The kernels are compiled on first use and cached on disk (``cache=True``) where numba can write its cache:
 next to this file, else the user-wide cache directory (``NUMBA_CACHE_DIR``), else not at all (each process
@@ -179,196 +178,6 @@ def two_label_search(indptr, indices, weight, length, start_node, start_src, sta
     return dist, met, src
 
 
-_MAX_BUCKETS = 1 << 20  # at most 4 MB of bucket heads, however the weights spread
-
-
-@_jit
-def _bucket_scale(weight):  # noqa: ANN001, ANN202
-    """A bucket width (an eighth of the mean positive edge weight: few edges join two nodes of one bucket) and
-    the longest edge."""
-    total, count, top = 0.0, 0, 0.0
-    for w in weight:
-        if 0 < w < _INF:
-            total += w
-            count += 1
-            top = max(top, w)
-    return (total / count / 8.0 if count else 1.0), top
-
-
-@_jit
-def _window(span, width):  # noqa: ANN001, ANN202
-    """Width and count (a power of two) of cyclic buckets that hold every pending key within ``span`` of the
-    least: each key lands in bucket ``int(key / width)``, slot ``bucket & (count - 1)``."""
-    width = max(width, span / (_MAX_BUCKETS - 3))
-    count = 1
-    while count < span / width + 3:
-        count *= 2
-    return width, count
-
-
-@_jit
-def nearest_two_search(indptr, indices, weight, length, start_node, start_src, start_s, start_m,  # noqa: ANN001, ANN201
-                       n, limit_s):
-    """The same labels as :func:`two_label_search`, in two passes (each node expanded about once in each) over
-    a bucket queue instead of a heap, which is several times quicker.
-
-    Pass 1 finds each node's nearest source ``o1`` at ``d1``. Pass 2 finds ``d2``, the quickest label from a
-    source other than ``o1``. Take such a quickest path from source ``s`` to ``v`` and its last node ``y`` with
-    ``o1(y) != o1(v)``: from ``y`` on, every node has ``o1 = o1(v)``, and ``d1(y)`` (from ``o1(y)``, not
-    ``o1(v)``) is no slower than the path's way to ``y``. So ``d2(v)`` is the least of the *seeds* (``d1(y) + w``
-    over edges ``y -> x`` with ``o1(y) != o1(x)``, and starting labels from a source other than ``o1(x)``) carried
-    on along edges that stay within one nearest source's region: pass 2 never leaves a region.
-
-    Both passes keep nodes in buckets of a fixed width of seconds (``key / width``, cyclic over a window wider
-    than any pending spread of keys) and expand the least bucket's nodes. Inside a bucket the order is not by
-    time, so an edge shorter than the width may improve a node already expanded in the same bucket; it is
-    put back and expanded again (label-correcting), so the labels are exact: seconds equal to Dijkstra's, and
-    of equal times possibly another of the tied sources than :func:`two_label_search` names.
-
-    Parameters are those of :func:`two_label_search`. Returns seconds, metres and source of the nearest
-    (``d1, m1, s1``) and of the nearest other source (``d2, m2, s2``) as 1-d arrays (sources as int32).
-    """
-    entries = n + len(start_node) + 1
-    while True:  # a pool of entries too small (many labels corrected again) is rare: start again with more
-        d1, m1, s1, d2, m2, s2, ok = _two_passes(indptr, indices, weight, length, start_node, start_src, start_s,
-                                                 start_m, n, limit_s, entries)
-        if ok:
-            return d1, m1, s1, d2, m2, s2
-        entries *= 4
-
-
-@_jit
-def _two_passes(indptr, indices, weight, length, start_node, start_src, start_s, start_m, n, limit_s,  # noqa: ANN001, ANN202, C901, PLR0912, PLR0915
-                entries):
-    """The work of :func:`nearest_two_search`, with ``entries`` queue entries; False where they ran out."""
-    # one array per quantity and pass: each pass reads only its own and the nearest source (cache lines)
-    d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
-    d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
-    done = np.zeros(n, dtype=np.bool_)
-    # a pool of bucket entries (node, next entry in the bucket), reused through a free list; an entry whose
-    # node has since got a better label is stale and skipped
-    node_of = np.empty(entries, dtype=np.int32)
-    next_of = np.empty(entries, dtype=np.int32)
-    free, used = -1, 0
-    width, top = _bucket_scale(weight)
-    lo, hi = _INF, 0.0
-    for i in range(len(start_node)):
-        v = start_node[i]
-        if start_s[i] <= limit_s and start_s[i] < d1[v]:
-            d1[v], m1[v], s1[v] = start_s[i], start_m[i], start_src[i]
-            lo, hi = min(lo, start_s[i]), max(hi, start_s[i])
-    width1, count = _window(hi - lo + top, width)
-    head = np.full(count, -1, dtype=np.int32)
-    mask, inv = count - 1, 1.0 / width1
-    pending, b = 0, np.int64(0) if lo == _INF else np.int64(lo * inv)
-    for i in range(len(start_node)):
-        v = start_node[i]
-        if d1[v] == start_s[i] and s1[v] == start_src[i]:  # (a start that tied at a node: a stale entry)
-            if used == len(node_of):
-                return d1, m1, s1, d2, m2, s2, False
-            slot = np.int64(d1[v] * inv) & mask
-            node_of[used], next_of[used], head[slot] = v, head[slot], used
-            used += 1
-            pending += 1
-    far = 0.0
-    while pending > 0:
-        slot = b & mask
-        while head[slot] >= 0:
-            k = head[slot]
-            v, head[slot] = node_of[k], next_of[k]
-            next_of[k], free = free, k
-            pending -= 1
-            d = d1[v]
-            if done[v] or np.int64(d * inv) != b:
-                continue
-            done[v] = True
-            far = max(far, d)
-            m, s = m1[v], s1[v]
-            for e in range(indptr[v], indptr[v + 1]):
-                nd = d + weight[e]
-                u = indices[e]
-                if nd < d1[u] and nd <= limit_s:
-                    d1[u], m1[u], s1[u] = nd, m + length[e], s
-                    done[u] = False
-                    if free < 0 and used == len(node_of):
-                        return d1, m1, s1, d2, m2, s2, False
-                    if free >= 0:
-                        k, free = free, next_of[free]
-                    else:
-                        k, used = used, used + 1
-                    at = np.int64(nd * inv) & mask
-                    node_of[k], next_of[k], head[at] = u, head[at], k
-                    pending += 1
-        b += 1
-    one_source = True  # (a search from one point, as for the nearest stations: no other source to find)
-    for i in range(len(start_node)):
-        one_source &= start_src[i] == start_src[0]
-    if one_source:
-        return d1, m1, s1, d2, m2, s2, True
-    # pass 2: the seeds, then on within each region
-    for i in range(len(start_node)):
-        v = start_node[i]
-        if start_src[i] != s1[v] and start_s[i] <= limit_s and start_s[i] < d2[v]:
-            d2[v], m2[v], s2[v] = start_s[i], start_m[i], start_src[i]
-    for v in range(n):
-        s = s1[v]
-        if s < 0:
-            continue
-        done[v] = False
-        d, m = d1[v], m1[v]
-        for e in range(indptr[v], indptr[v + 1]):
-            u = indices[e]
-            nd = d + weight[e]
-            if s1[u] != s and nd < d2[u] and nd <= limit_s:
-                d2[u], m2[u], s2[u] = nd, m + length[e], s
-    width2, count = _window(max(far + top, hi), width)
-    if count > len(head):
-        head = np.full(count, -1, dtype=np.int32)
-    mask, inv = count - 1, 1.0 / width2
-    b = np.int64(1) << 62
-    for v in range(n):
-        if s2[v] >= 0:
-            if free < 0 and used == len(node_of):
-                return d1, m1, s1, d2, m2, s2, False
-            if free >= 0:
-                k, free = free, next_of[free]
-            else:
-                k, used = used, used + 1
-            key = np.int64(d2[v] * inv)
-            b = min(b, key)
-            node_of[k], next_of[k], head[key & mask] = v, head[key & mask], k
-            pending += 1
-    while pending > 0:
-        slot = b & mask
-        while head[slot] >= 0:
-            k = head[slot]
-            v, head[slot] = node_of[k], next_of[k]
-            next_of[k], free = free, k
-            pending -= 1
-            d = d2[v]
-            if done[v] or np.int64(d * inv) != b:
-                continue
-            done[v] = True
-            m, s, region = m2[v], s2[v], s1[v]
-            for e in range(indptr[v], indptr[v + 1]):
-                nd = d + weight[e]
-                u = indices[e]
-                if nd < d2[u] and s1[u] == region and nd <= limit_s:
-                    d2[u], m2[u], s2[u] = nd, m + length[e], s
-                    done[u] = False
-                    if free < 0 and used == len(node_of):
-                        return d1, m1, s1, d2, m2, s2, False
-                    if free >= 0:
-                        k, free = free, next_of[free]
-                    else:
-                        k, used = used, used + 1
-                    at = np.int64(nd * inv) & mask
-                    node_of[k], next_of[k], head[at] = u, head[at], k
-                    pending += 1
-        b += 1
-    return d1, m1, s1, d2, m2, s2, True
-
-
 @_jit
 def best_two(secs, metres, src):  # noqa: ANN001, ANN201
     """Per row of candidate columns: the quickest (first on ties) and the quickest from another source.
@@ -413,24 +222,25 @@ def _keep_two(s, m, w, s1, m1, w1, s2, m2, w2):  # noqa: ANN001, ANN202, PLR0913
 
 @_jit
 def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2,  # noqa: ANN001, ANN201
-                     st_seg, st_s, st_m):
-    """Per segment, from its midpoint: the quickest station and the quickest other one, in one loop.
+                     st_seg, st_s, st_m, order, first, last, t1, out_m1, out_s1, t2, out_m2, out_s2):
+    """Per segment ``first <= k < last``, from its midpoint: the quickest station and the quickest other one.
 
     Candidates, in this order (the first wins a tie): leave forward through ``seg_v`` (its nearest and
     second labels: ``half_fwd_s + d1[v]``, ``half_m + m1[v]``, ...), backward through ``seg_u``, then the
     stations placed on the segment itself (``st_seg``, seconds ``st_s``, metres ``st_m`` from the midpoint;
-    in station order). The same choice as :func:`best_two` over those columns, without building them: the
-    segments that hold a station are done again with it. Returns minutes, metres and source (int32) of
-    both (``inf``/``-1`` where there is none).
+    ``order`` lists the stations by segment, in station order within one). The same choice as
+    :func:`best_two` over those columns, without building them. Writes minutes, metres and source of both
+    (``inf``/``-1`` where there is none) into ``t1, out_m1, out_s1, t2, out_m2, out_s2`` at ``k``.
     """
-    n = len(seg_u)
-    t1, out_m1, out_s1 = np.empty(n), np.empty(n), np.empty(n, dtype=np.int32)
-    t2, out_m2, out_s2 = np.empty(n), np.empty(n), np.empty(n, dtype=np.int32)
-    order = np.argsort(st_seg, kind="mergesort")  # stations by segment, in station order within one
-    i = 0
-    while i < len(order) and st_seg[order[i]] < 0:
-        i += 1
-    for k in range(n):
+    lo, hi = 0, len(order)  # the first station on a segment from ``first`` on
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if st_seg[order[mid]] < first:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo
+    for k in range(first, last):
         v, u = seg_v[k], seg_u[k]
         fwd, bwd, hm = half_fwd_s[k], half_bwd_s[k], half_m[k]
         a_s, a_m, a_w, b_s, b_m, b_w = _INF, _INF, -1, _INF, _INF, -1
@@ -444,7 +254,24 @@ def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d
             i += 1
         t1[k], out_m1[k], out_s1[k] = a_s / 60.0, a_m, a_w
         t2[k], out_m2[k], out_s2[k] = b_s / 60.0, b_m, b_w
-    return t1, out_m1, out_s1, t2, out_m2, out_s2
+
+
+@_jit
+def midpoint_reach(segment, fraction, snap_m, seg_length_m, fwd_s, bwd_s, walk_ms):  # noqa: ANN001, ANN201
+    """Seconds and metres from the midpoint of each point's segment to the point (segment -1: not placed,
+    0), the reach to the street walked at ``walk_ms``."""
+    n = len(segment)
+    secs, metres = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        seg = max(segment[i], 0)
+        t, snap = fraction[i], snap_m[i]
+        if t >= 0.5:
+            part, way = max(t - 0.5, 0.0), fwd_s[seg]
+        else:
+            part, way = max(0.5 - t, 0.0), bwd_s[seg]
+        secs[i] = (0.0 if part == 0 else part * way) + snap / walk_ms
+        metres[i] = abs(t - 0.5) * seg_length_m[seg] + snap
+    return secs, metres
 
 
 @functools.cache
@@ -455,13 +282,18 @@ def warm() -> None:
     weight = np.ones(2)
     one = np.zeros(1, dtype=np.int64)
     two_label_search(indptr, indices, weight, weight, one, one, np.zeros(1), np.zeros(1), 2, _INF)
-    nearest_two_search(indptr, indices, weight, weight, one, one, np.zeros(1), np.zeros(1), 2, _INF)
+    from locator.core import buckets, snapgrid  # (they import this module)
+
+    buckets.nearest_two_search(indptr, indices, weight, weight, one, one, np.zeros(1), np.zeros(1), 2, _INF)
+    two = np.array([0, 1], dtype=np.int64)  # two sources: pass 2 too
+    buckets.nearest_two_search(indptr, indices, weight, weight, two, two, np.zeros(2), np.zeros(2), 2, _INF)
     xs = np.zeros(1)
     best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
     ends = np.zeros(1, dtype=np.int64)
-    sources = np.zeros(1, dtype=np.int32)  # as nearest_two_search gives them
-    segment_best_two(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs)
-    from locator.core import snapgrid  # (it imports this module)
-
+    sources = np.zeros(1, dtype=np.int32)  # as the search gives them
+    segment_best_two(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs, ends, 0, 1, xs.copy(),
+                     xs.copy(), sources.copy(), xs.copy(), xs.copy(), sources.copy())
+    midpoint_reach(ends, xs, xs, xs, xs, xs, 1.0)
+    buckets.start_labels(ends, ends, xs, xs, xs, 1.0, ends, xs, xs, True)
     cells, item_xy, item_piece = snapgrid.grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
     snapgrid.grid_nearest(xs, xs, cells, item_xy, item_piece, 0.0, 0.0, 1.0, 1, 1, ends, xs + 1, xs + 1)

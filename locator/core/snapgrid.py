@@ -75,6 +75,7 @@ def grid_nearest(px, py, start, item_xy, item_piece, x0, y0, cell_m, nx, ny, pie
     segment = np.full(n, -1, dtype=np.int64)
     fraction = np.zeros(n)
     dist = np.full(n, _INF)
+    pick_of, along_of = np.full(n, -1, dtype=np.int64), np.zeros(n)
     slack = 1e-6 * cell_m
     for q in range(n):
         x, y = px[q], py[q]
@@ -113,10 +114,14 @@ def grid_nearest(px, py, start, item_xy, item_piece, x0, y0, cell_m, nx, ny, pie
                         if d < best or (d == best and c < pick):
                             best, pick, frac = d, c, t * np.hypot(dx, dy)
             r += 1
-        if pick >= 0:
-            seg = piece_seg[pick]
-            length = seg_length_m[seg]
-            segment[q], dist[q] = seg, best
+        pick_of[q], along_of[q], dist[q] = pick, frac, best
+    # the segments after the searches, not inside them: these loads don't wait for each other
+    for q in range(n):
+        if pick_of[q] >= 0:
+            segment[q] = piece_seg[pick_of[q]]
+    for q in range(n):
+        if pick_of[q] >= 0:
+            length = seg_length_m[segment[q]]
             if length > 0:
-                fraction[q] = min(1.0, max(0.0, (piece_offset_m[pick] + frac) / length))
+                fraction[q] = min(1.0, max(0.0, (piece_offset_m[pick_of[q]] + along_of[q]) / length))
     return segment, fraction, dist

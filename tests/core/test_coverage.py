@@ -97,6 +97,24 @@ def test_far_stations_are_reported_but_still_count(grid):
     assert cov.segments.at[k, "distance_m"] == pytest.approx(200)
 
 
+def test_the_table_shares_the_street_columns_of_the_graph_read_only(grid):
+    """Two passes share one copy of the street columns; an edit in place fails instead of changing the other
+    table (and the graph), and a copy of the table can be edited; the station ids come with the table."""
+    first, second = segment_coverage(grid, stations_at((0, 0))), segment_coverage(grid, stations_at((600, 800)))
+    a, b = first.segments, second.segments
+    assert np.shares_memory(a["length_m"].to_numpy(), b["length_m"].to_numpy())
+    with pytest.raises(ValueError, match="read-only"):
+        a.loc[0, "length_m"] = -1.0
+    with pytest.raises(ValueError, match="read-only"):
+        a.loc[0, "name"] = "改"
+    edited = a.copy()
+    edited.loc[0, "length_m"], edited.loc[0, "name"] = -1.0, "改"
+    assert b.loc[0, "length_m"] == grid.seg_length_m[0] > 0 and b.loc[0, "name"] != "改"
+    assert list(a.columns)[-2:] == ["station_id", "second_station_id"]
+    assert set(a["station_id"]) == {"s0"} and set(b["station_id"]) == {"s0"}  # each table its own stations
+    assert first.segments is a  # the ids are added once
+
+
 def test_straight_line_mode(grid):
     cov = segment_coverage(grid, stations_at((0, 0), (600, 800)), mode="straight")
     k = seg_between(grid, (300, 400), (600, 400))

@@ -352,7 +352,8 @@ def test_two_pass_search_matches_heapq_reference_on_many_graphs():
     """The two-pass search (nearest, then nearest other source from seeds) against the plain two-label
     Dijkstra and the one-pass compiled search: 300 random directed graphs, sources starting at several nodes
     with offsets, some sharing a node, half with few distinct weights (many ties), with and without a limit."""
-    from locator.core.shortest import nearest_two_search, two_label_search
+    from locator.core.buckets import nearest_two_search
+    from locator.core.shortest import two_label_search
 
     for seed in range(300):
         rng = np.random.default_rng(5000 + seed)
@@ -421,9 +422,11 @@ def _source_time(adj: dict, node: np.ndarray, src: np.ndarray, offset: np.ndarra
 
 
 def test_two_pass_search_with_starts_far_apart_and_a_small_entry_pool():
-    """Starting labels spread over far more time than any edge (the bucket window must hold them all), and
-    a queue-entry pool too small for the work: the search starts again with a larger one, same labels."""
-    from locator.core.shortest import _two_passes, nearest_two_search, two_label_search
+    """Starting labels spread over far more time than any edge (the bucket window must hold them all); an
+    entry pool too small for the work is reported (the callers start again with a larger one); pass 2 shared
+    out between two parts (even and odd sources' regions) gives the same labels as in one."""
+    from locator.core import buckets
+    from locator.core.shortest import two_label_search
 
     rng = np.random.default_rng(77)
     n = 400
@@ -431,21 +434,25 @@ def test_two_pass_search_with_starts_far_apart_and_a_small_entry_pool():
     w = rng.uniform(0.0, 2.0, 1600)
     keep = a != b
     matrix, length = csr_from_edges(a[keep], b[keep], w[keep], 3 * w[keep], n)
+    graph = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length)
     node = rng.integers(0, n, 30)
     src = np.arange(30) % 12
     offset = rng.uniform(0, 5000, 30)
-    arrays = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length, node, src,
-              offset, 3 * offset, n)
+    starts = (node, src, offset, 3 * offset)
+    width, top = buckets.bucket_scale(matrix.data)
     for limit in (np.inf, 2500.0):
-        d1, m1, s1, d2, m2, s2 = nearest_two_search(*arrays, limit)
-        secs, metres, _ = two_label_search(*arrays, limit)
-        np.testing.assert_array_equal(np.column_stack([d1, d2]), secs)
-        np.testing.assert_allclose(np.column_stack([m1, m2]), metres, rtol=1e-12)
-        *small, ok = _two_passes(*arrays, limit, 2)
-        assert not ok  # two entries are not enough for 30 starts
-        *large, ok = _two_passes(*arrays, limit, 100_000)
+        labels = buckets.nearest_two_search(*graph, *starts, n, limit)
+        secs, metres, _ = two_label_search(*graph, *starts, n, limit)
+        np.testing.assert_array_equal(np.column_stack([labels[0], labels[3]]), secs)
+        np.testing.assert_allclose(np.column_stack([labels[1], labels[4]]), metres, rtol=1e-12)
+        assert not buckets.first_pass(*graph, *starts, n, limit, width, top, 2, False)[-1]  # 2 entries, 30 starts
+        d1, m1, s1, d2, m2, s2, far, hi, ok = buckets.first_pass(*graph, *starts, n, limit, width, top, 100_000, True)
         assert ok
-        for got, want in zip(large, (d1, m1, s1, d2, m2, s2), strict=True):
+        assert not buckets.second_pass(*graph, limit, d1, s1, d2.copy(), m2.copy(), s2.copy(), width, top, far, hi,
+                                       0, 1, 2)
+        for part in (1, 0):
+            assert buckets.second_pass(*graph, limit, d1, s1, d2, m2, s2, width, top, far, hi, part, 2, n + 1)
+        for got, want in zip((d1, m1, s1, d2, m2, s2), labels, strict=True):
             np.testing.assert_array_equal(got, want)
 
 

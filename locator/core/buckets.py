@@ -1,0 +1,276 @@
+"""The two-label multi-source search of the coverage pass, over a bucket queue (compiled with numba).
+
+Every node gets its quickest label from its nearest source (``d1``, metres ``m1``, source ``s1``) and from the
+nearest *other* source (``d2, m2, s2``), in two passes, each node expanded about once in each:
+
+Pass 1 is a multi-source search for the nearest source. Pass 2 finds ``d2``: take a quickest path from a
+source ``s != s1(v)`` to ``v`` and its last node ``y`` with ``s1(y) != s1(v)``; from ``y`` on, every node has
+``s1 = s1(v)``, and ``d1(y)`` (from ``s1(y)``, not ``s1(v)``) is no slower than the path's way to ``y``. So
+``d2(v)`` is the least of the *seeds* (``d1(y) + w`` over edges ``y -> x`` with ``s1(y) != s1(x)``, and starting
+labels from a source other than ``s1(x)``) carried on along edges that stay within one nearest source's
+*region*: pass 2 never leaves a region, so regions can be shared out between threads (``part`` of ``parts``
+by source number) that write disjoint nodes.
+
+Both passes keep nodes in buckets of a fixed width of seconds (``key / width``, cyclic over a window wider
+than any pending spread of keys) and expand the least bucket's nodes, several times quicker than a heap.
+Inside a bucket the order is not by time, so an edge shorter than the width may improve a node already
+expanded in the same bucket; it is put back and expanded again (label-correcting), so the labels are exact:
+seconds equal to Dijkstra's, and of equal times possibly another of the tied sources than the reference
+(:func:`locator.core.shortest.two_label_search`) names. Bucket entries come from a pool, reused through a
+free list; an entry whose node has since got a better label is stale and skipped. A pool too small (labels
+corrected many times) is reported, and the caller starts again with a larger one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from locator.core.shortest import _jit
+
+_INF = np.inf
+_MAX_BUCKETS = 1 << 20  # at most 4 MB of bucket heads, however the weights spread
+
+
+@_jit
+def bucket_scale(weight):  # noqa: ANN001, ANN201
+    """A bucket width (an eighth of the mean positive edge weight: few edges join two nodes of one bucket) and
+    the longest edge."""
+    total, count, top = 0.0, 0, 0.0
+    for w in weight:
+        if 0 < w < _INF:
+            total += w
+            count += 1
+            top = max(top, w)
+    return (total / count / 8.0 if count else 1.0), top
+
+
+@_jit
+def _window(span, width):  # noqa: ANN001, ANN202
+    """Width and count (a power of two) of cyclic buckets that hold every pending key within ``span`` of the
+    least: each key lands in bucket ``int(key / width)``, slot ``bucket & (count - 1)``."""
+    width = max(width, span / (_MAX_BUCKETS - 3))
+    count = 1
+    while count < span / width + 3:
+        count *= 2
+    return width, count
+
+
+@_jit
+def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, start_m, n, limit_s, width,  # noqa: ANN001, ANN201, C901, PLR0912
+               top, entries, whole):
+    """Pass 1: each node's nearest source (``d1, m1, s1``; sources as int32), from the starting labels, and
+    the seeds of pass 2 (``d2, m2, s2``: starting labels from another source than the nearest, and ``d1(y) + w``
+    over edges ``y -> x`` between two regions, offered by ``y`` in node order).
+
+    ``width`` and ``top`` come from :func:`bucket_scale`; ``entries`` is the size of the entry pool. ``whole``:
+    the search will reach about every node (many sources, no limit), so the graph is read through once
+    first, in order, which is quicker than meeting it piece by piece where it has fallen out of the caches.
+    Also returns the slowest label made (``far``), the slowest start, and False where the pool ran out.
+    """
+    d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
+    d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
+    done = np.zeros(n, dtype=np.bool_)
+    node_of = np.empty(entries, dtype=np.int32)
+    next_of = np.empty(entries, dtype=np.int32)
+    free, used = -1, 0
+    lo, hi, far = _INF, 0.0, 0.0
+    if whole:
+        for e in range(0, len(indices), 16):  # a cache line at a time
+            far += indices[e]
+        for e in range(0, len(weight), 8):
+            far += weight[e] + length[e]
+        for v in range(0, len(indptr), 8):
+            far += indptr[v]
+        far = 0.0 if far >= 0 else -1.0  # (used, so that the reads are made)
+    for i in range(len(start_node)):
+        v = start_node[i]
+        if start_s[i] <= limit_s and start_s[i] < d1[v]:
+            d1[v], m1[v], s1[v] = start_s[i], start_m[i], start_src[i]
+            lo, hi = min(lo, start_s[i]), max(hi, start_s[i])
+    width, count = _window(hi - lo + top, width)
+    head = np.full(count, -1, dtype=np.int32)
+    mask, inv = count - 1, 1.0 / width
+    pending, b = 0, np.int64(0) if lo == _INF else np.int64(lo * inv)
+    for i in range(len(start_node)):
+        v = start_node[i]
+        if d1[v] == start_s[i] and s1[v] == start_src[i]:  # (a start that tied at a node: a stale entry)
+            if used == len(node_of):
+                return d1, m1, s1, d2, m2, s2, far, hi, False
+            slot = np.int64(d1[v] * inv) & mask
+            node_of[used], next_of[used], head[slot] = v, head[slot], used
+            used += 1
+            pending += 1
+    while pending > 0:
+        slot = b & mask
+        while head[slot] >= 0:
+            k = head[slot]
+            v, head[slot] = node_of[k], next_of[k]
+            next_of[k], free = free, k
+            pending -= 1
+            d = d1[v]
+            if done[v] or np.int64(d * inv) != b:
+                continue
+            done[v] = True
+            far = max(far, d)
+            m, s = m1[v], s1[v]
+            for e in range(indptr[v], indptr[v + 1]):
+                nd = d + weight[e]
+                u = indices[e]
+                if nd < d1[u] and nd <= limit_s:
+                    d1[u], m1[u], s1[u] = nd, m + length[e], s
+                    done[u] = False
+                    if free < 0 and used == len(node_of):
+                        return d1, m1, s1, d2, m2, s2, far, hi, False
+                    if free >= 0:
+                        k, free = free, next_of[free]
+                    else:
+                        k, used = used, used + 1
+                    at = np.int64(nd * inv) & mask
+                    node_of[k], next_of[k], head[at] = u, head[at], k
+                    pending += 1
+        b += 1
+    if not one_source(start_src):  # (else there is no other source to find)
+        for i in range(len(start_node)):
+            v = start_node[i]
+            if start_src[i] != s1[v] and start_s[i] <= limit_s and start_s[i] < d2[v]:
+                d2[v], m2[v], s2[v] = start_s[i], start_m[i], start_src[i]
+        for v in range(n):
+            s = s1[v]
+            if s < 0:
+                continue
+            d, m = d1[v], m1[v]
+            for e in range(indptr[v], indptr[v + 1]):
+                u = indices[e]
+                nd = d + weight[e]
+                if s1[u] != s and nd < d2[u] and nd <= limit_s:
+                    d2[u], m2[u], s2[u] = nd, m + length[e], s
+    return d1, m1, s1, d2, m2, s2, far, hi, True
+
+
+@_jit
+def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, width, top, far, hi, part, parts,  # noqa: ANN001, ANN201, C901
+                entries):
+    """Pass 2 over the regions of sources ``s`` with ``s % parts == part``: their seeds (from
+    :func:`first_pass`) carried on within each region; only these regions' nodes are written. Returns False
+    where the entry pool ran out (the seeds are then spent: start again from a copy)."""
+    n = len(d1)
+    done = np.zeros(n, dtype=np.bool_)
+    node_of = np.empty(entries, dtype=np.int32)
+    next_of = np.empty(entries, dtype=np.int32)
+    free, used, pending = -1, 0, 0
+    width, count = _window(max(far + top, hi), width)  # every seed is within the window from 0
+    head = np.full(count, -1, dtype=np.int32)
+    mask, inv = count - 1, 1.0 / width
+    b = np.int64(1) << 62
+    for v in range(n):
+        if s2[v] >= 0 and s1[v] % parts == part:
+            if used == len(node_of):
+                return False
+            key = np.int64(d2[v] * inv)
+            b = min(b, key)
+            node_of[used], next_of[used], head[key & mask] = v, head[key & mask], used
+            used += 1
+            pending += 1
+    while pending > 0:
+        slot = b & mask
+        while head[slot] >= 0:
+            k = head[slot]
+            v, head[slot] = node_of[k], next_of[k]
+            next_of[k], free = free, k
+            pending -= 1
+            d = d2[v]
+            if done[v] or np.int64(d * inv) != b:
+                continue
+            done[v] = True
+            m, s, region = m2[v], s2[v], s1[v]
+            for e in range(indptr[v], indptr[v + 1]):
+                nd = d + weight[e]
+                u = indices[e]
+                if nd < d2[u] and s1[u] == region and nd <= limit_s:
+                    d2[u], m2[u], s2[u] = nd, m + length[e], s
+                    done[u] = False
+                    if free < 0 and used == len(node_of):
+                        return False
+                    if free >= 0:
+                        k, free = free, next_of[free]
+                    else:
+                        k, used = used, used + 1
+                    at = np.int64(nd * inv) & mask
+                    node_of[k], next_of[k], head[at] = u, head[at], k
+                    pending += 1
+        b += 1
+    return True
+
+
+@_jit
+def one_source(start_src):  # noqa: ANN001, ANN201
+    """Whether every start is of one source (a search from one point: there is no other source to find)."""
+    for i in range(len(start_src)):
+        if start_src[i] != start_src[0]:
+            return False
+    return True
+
+
+@_jit
+def nearest_two_search(indptr, indices, weight, length, start_node, start_src, start_s, start_m,  # noqa: ANN001, ANN201
+                       n, limit_s):
+    """The nearest and the nearest other source of every node, in one thread (see the module docstring).
+
+    Parameters are those of :func:`locator.core.shortest.two_label_search`. Returns seconds, metres and source
+    of the nearest (``d1, m1, s1``) and of the nearest other source (``d2, m2, s2``) as 1-d arrays (sources as
+    int32). :func:`locator.core.network._search` runs the same passes, pass 2 shared out between two threads.
+    """
+    width, top = bucket_scale(weight)
+    entries = n + len(start_node) + 1
+    while True:  # a pool of entries too small (many labels corrected again) is rare: start again with more
+        d1, m1, s1, d2, m2, s2, far, hi, ok = first_pass(indptr, indices, weight, length, start_node, start_src,
+                                                         start_s, start_m, n, limit_s, width, top, entries, False)
+        if ok:
+            break
+        entries *= 4
+    seeds = d2.copy(), m2.copy(), s2.copy()
+    entries = n + 1
+    while not second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, width, top, far, hi, 0, 1,
+                          entries):
+        d2[:] = seeds[0]
+        m2[:] = seeds[1]
+        s2[:] = seeds[2]
+        entries *= 4
+    return d1, m1, s1, d2, m2, s2
+
+
+@_jit
+def _along(fraction, seconds):  # noqa: ANN001, ANN202
+    return 0.0 if fraction == 0 else fraction * seconds  # no distance is no time, even where one may not go
+
+
+@_jit
+def start_labels(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction, snap_m, towards):  # noqa: ANN001, ANN201
+    """Starting labels of points placed on segments (segment -1: not placed): each reaches its segment's ends.
+
+    ``towards``: labels of the turned-round graph (a search from the points gives times *to* them);
+    otherwise of the forward graph (times *from* them). The reach to the street is walked at ``walk_ms``.
+    Returns the point, the node, seconds and metres of each label: every point's ``seg_u`` label, then every
+    point's ``seg_v`` label, leaving out those that can't be made (a way one may not take).
+    """
+    n = len(segment)
+    point = np.empty(2 * n, dtype=np.int64)
+    node = np.empty(2 * n, dtype=np.int64)
+    secs, metres = np.empty(2 * n), np.empty(2 * n)
+    k = 0
+    for end in range(2):
+        for i in range(n):
+            seg = segment[i]
+            if seg < 0:
+                continue
+            t, snap = fraction[i], snap_m[i]
+            if end == 0:  # arrive from seg_u going forward (or leave going backward to it)
+                s = _along(t, fwd_s[seg] if towards else bwd_s[seg]) + snap / walk_ms
+                m, at = t * seg_length_m[seg] + snap, seg_u[seg]
+            else:
+                s = _along(1 - t, bwd_s[seg] if towards else fwd_s[seg]) + snap / walk_ms
+                m, at = (1 - t) * seg_length_m[seg] + snap, seg_v[seg]
+            if s < _INF:
+                point[k], node[k], secs[k], metres[k] = i, at, s, m
+                k += 1
+    return point[:k], node[:k], secs[:k], metres[:k]
