@@ -65,7 +65,8 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
     ``width`` and ``top`` come from :func:`bucket_scale`; ``entries`` is the size of the entry pool. ``whole``:
     the search will reach about every node (many sources, no limit), so the graph is read through once
     first, in order, which is quicker than meeting it piece by piece where it has fallen out of the caches.
-    Also returns the slowest label made (``far``), the slowest start, and False where the pool ran out.
+    Also returns the slowest label made (``far``), the slowest start, whether there are several sources (so
+    that pass 2 has something to find), and False where the pool ran out.
     """
     d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
     d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
@@ -95,7 +96,7 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
         v = start_node[i]
         if d1[v] == start_s[i] and s1[v] == start_src[i]:  # (a start that tied at a node: a stale entry)
             if used == len(node_of):
-                return d1, m1, s1, d2, m2, s2, far, hi, False
+                return d1, m1, s1, d2, m2, s2, far, hi, False, False
             slot = np.int64(d1[v] * inv) & mask
             node_of[used], next_of[used], head[slot] = v, head[slot], used
             used += 1
@@ -120,7 +121,7 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
                     d1[u], m1[u], s1[u] = nd, m + length[e], s
                     done[u] = False
                     if free < 0 and used == len(node_of):
-                        return d1, m1, s1, d2, m2, s2, far, hi, False
+                        return d1, m1, s1, d2, m2, s2, far, hi, False, False
                     if free >= 0:
                         k, free = free, next_of[free]
                     else:
@@ -129,7 +130,8 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
                     node_of[k], next_of[k], head[at] = u, head[at], k
                     pending += 1
         b += 1
-    if not one_source(start_src):  # (else there is no other source to find)
+    several = not one_source(start_src)
+    if several:  # (else there is no other source to find)
         for i in range(len(start_node)):
             v = start_node[i]
             if start_src[i] != s1[v] and start_s[i] <= limit_s and start_s[i] < d2[v]:
@@ -144,7 +146,7 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
                 nd = d + weight[e]
                 if s1[u] != s and nd < d2[u] and nd <= limit_s:
                     d2[u], m2[u], s2[u] = nd, m + length[e], s
-    return d1, m1, s1, d2, m2, s2, far, hi, True
+    return d1, m1, s1, d2, m2, s2, far, hi, several, True
 
 
 @_jit
@@ -223,11 +225,14 @@ def nearest_two_search(indptr, indices, weight, length, start_node, start_src, s
     width, top = bucket_scale(weight)
     entries = n + len(start_node) + 1
     while True:  # a pool of entries too small (many labels corrected again) is rare: start again with more
-        d1, m1, s1, d2, m2, s2, far, hi, ok = first_pass(indptr, indices, weight, length, start_node, start_src,
-                                                         start_s, start_m, n, limit_s, width, top, entries, False)
+        d1, m1, s1, d2, m2, s2, far, hi, several, ok = first_pass(indptr, indices, weight, length, start_node,
+                                                                  start_src, start_s, start_m, n, limit_s, width, top,
+                                                                  entries, False)
         if ok:
             break
         entries *= 4
+    if not several:
+        return d1, m1, s1, d2, m2, s2
     seeds = d2.copy(), m2.copy(), s2.copy()
     entries = n + 1
     while not second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, width, top, far, hi, 0, 1,
@@ -274,3 +279,14 @@ def start_labels(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fra
                 point[k], node[k], secs[k], metres[k] = i, at, s, m
                 k += 1
     return point[:k], node[:k], secs[:k], metres[:k]
+
+
+@_jit
+def first_pass_from_points(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction, snap_m, towards,  # noqa: ANN001, ANN201
+                           indptr, indices, weight, length, n, limit_s, width, top, more, whole):
+    """:func:`first_pass` from points placed on segments (:func:`start_labels`), in one call; the entry pool
+    is ``more`` times the usual size."""
+    point, node, secs, metres = start_labels(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction,
+                                             snap_m, towards)
+    return first_pass(indptr, indices, weight, length, node, point, secs, metres, n, limit_s, width, top,
+                      more * (n + len(node) + 1), whole and len(node) >= 64)

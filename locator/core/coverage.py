@@ -14,6 +14,7 @@ cells of centre points clipped to their district, a stand-in where real 街道 b
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -201,20 +202,16 @@ def _segment_table(graph: StreetGraph, routing: Routing, snapped: Snapped, lab: 
     from locator.core import parallel, shortest
 
     n = graph.n_segments
-    st_s, st_m = shortest.midpoint_reach(snapped.segment, snapped.fraction, snapped.snap_m, graph.seg_length_m,
-                                         routing.seg_fwd_s, routing.seg_bwd_s, routing.profile.walk_kmh / 3.6)
-    order = np.argsort(snapped.segment, kind="stable")
     # one compiled loop over the segments, its two halves at once: leave forward through v (nearest, second
     # label), backward through u, or reach a station on the segment itself; the quickest and the quickest other
     half_fwd_s, half_bwd_s = routing.seg_half_s
     out = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32), np.empty(n), np.empty(n), np.empty(n, dtype=np.int32))
-
-    def segments(first: int, last: int) -> None:
-        shortest.segment_best_two(graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s, half_bwd_s, lab.seconds,
-                                  lab.metres, lab.source, lab.second_seconds, lab.second_metres, lab.second_source,
-                                  snapped.segment, st_s, st_m, order, first, last, *out)
-
-    parallel.both(lambda: segments(0, n // 2), lambda: segments(n // 2, n))
+    segments = functools.partial(shortest.segment_table, graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s,
+                                 half_bwd_s, lab.seconds, lab.metres, lab.source, lab.second_seconds, lab.second_metres,
+                                 lab.second_source, snapped.segment, snapped.fraction, snapped.snap_m,
+                                 graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
+                                 routing.profile.walk_kmh / 3.6)
+    parallel.both(lambda: segments(0, n // 2, *out), lambda: segments(n // 2, n, *out))
     return dict(zip(("time_min", "distance_m", "station", "second_time_min", "second_distance_m", "second_station"),
                     out, strict=True))
 

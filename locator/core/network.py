@@ -523,42 +523,28 @@ def along(fraction: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         return np.where(fraction == 0, 0.0, fraction * seconds)
 
 
-def source_edges(graph: StreetGraph, routing: Routing, snapped: Snapped, *, towards: bool,
-                 ) -> tuple[np.ndarray, ...]:
-    """Edges joining snapped points to their segment's ends (:func:`locator.core.buckets.start_labels`).
-
-    ``towards``: edges of the reversed graph (a search from the points gives times *to* them); otherwise of
-    the forward graph (times *from* them). The reach to the street is walked. Returns the point, the node,
-    seconds and metres of each edge.
-    """
-    from locator.core import buckets
-
-    return buckets.start_labels(graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
-                                routing.profile.walk_kmh / 3.6, np.asarray(snapped.segment, dtype=np.int64),
-                                np.asarray(snapped.fraction, dtype=float), np.asarray(snapped.snap_m, dtype=float),
-                                towards)
-
-
 def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: bool, limit_s: float = np.inf,
             ) -> NodeLabels:
     """Best two labels from distinct points at every node (see :mod:`locator.core.buckets`); pass 2 shared
     out between two threads (even and odd points' regions) where there are two cores."""
     from locator.core import buckets, parallel
 
-    src, node, secs, metres = source_edges(graph, routing, points, towards=towards)
     arrays = routing.kernel_rev if towards else routing.kernel_fwd
     width, top = routing.bucket_scale
-    n, limit_s, entries = graph.n_nodes, float(limit_s), graph.n_nodes + len(node) + 1
-    whole = limit_s == np.inf and len(node) >= 64  # (a coverage pass, not a search from one point)
+    n, limit_s, more = graph.n_nodes, float(limit_s), 1
     while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
-        d1, m1, s1, d2, m2, s2, far, hi, ok = buckets.first_pass(*arrays, node, src, secs, metres, n, limit_s, width,
-                                                                 top, entries, whole)
-        if ok and not buckets.one_source(src):
+        d1, m1, s1, d2, m2, s2, far, hi, several, ok = buckets.first_pass_from_points(
+            graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
+            routing.profile.walk_kmh / 3.6, np.asarray(points.segment, dtype=np.int64),
+            np.asarray(points.fraction, dtype=float), np.asarray(points.snap_m, dtype=float), towards, *arrays, n,
+            limit_s, width, top, more, limit_s == np.inf)  # (a search without a limit reads the whole graph)
+        if ok and several:
+            entries = more * (n + 2 * len(points.segment) + 1)
             ok = all(parallel.both(*(functools.partial(buckets.second_pass, *arrays, limit_s, d1, s1, d2, m2, s2, width,
                                                        top, far, hi, part, 2, entries) for part in (0, 1))))
         if ok:
             return NodeLabels(d1, m1, s1, d2, m2, s2)
-        entries *= 4
+        more *= 4
 
 
 def nearest_two(graph: StreetGraph, routing: Routing, sources: Snapped) -> NodeLabels:

@@ -293,7 +293,21 @@ def warm() -> None:
     sources = np.zeros(1, dtype=np.int32)  # as the search gives them
     segment_best_two(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs, ends, 0, 1, xs.copy(),
                      xs.copy(), sources.copy(), xs.copy(), xs.copy(), sources.copy())
-    midpoint_reach(ends, xs, xs, xs, xs, xs, 1.0)
-    buckets.start_labels(ends, ends, xs, xs, xs, 1.0, ends, xs, xs, True)
+    segment_table(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs, xs, xs, xs, 1.0, 0, 1,
+                  xs.copy(), xs.copy(), sources.copy(), xs.copy(), xs.copy(), sources.copy())
+    for towards in (True, False):
+        buckets.first_pass_from_points(ends, ends, xs, xs, xs, 1.0, ends, xs, xs, towards, indptr, indices, weight,
+                                       weight, 2, _INF, 1.0, 1.0, 1, True)
     cells, item_xy, item_piece = snapgrid.grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
     snapgrid.grid_nearest(xs, xs, cells, item_xy, item_piece, 0.0, 0.0, 1.0, 1, 1, ends, xs + 1, xs + 1)
+
+
+@_jit
+def segment_table(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2, segment, fraction,  # noqa: ANN001, ANN201
+                  snap_m, seg_length_m, fwd_s, bwd_s, walk_ms, first, last, t1, out_m1, out_s1, t2, out_m2, out_s2):
+    """:func:`segment_best_two` for segments ``first <= k < last`` from stations placed on segments (segment,
+    fraction, snap_m; see :func:`midpoint_reach`), in one call."""
+    st_s, st_m = midpoint_reach(segment, fraction, snap_m, seg_length_m, fwd_s, bwd_s, walk_ms)
+    order = np.argsort(segment, kind="mergesort")
+    segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2, segment, st_s, st_m,
+                     order, first, last, t1, out_m1, out_s1, t2, out_m2, out_s2)

@@ -446,7 +446,9 @@ def test_two_pass_search_with_starts_far_apart_and_a_small_entry_pool():
         np.testing.assert_array_equal(np.column_stack([labels[0], labels[3]]), secs)
         np.testing.assert_allclose(np.column_stack([labels[1], labels[4]]), metres, rtol=1e-12)
         assert not buckets.first_pass(*graph, *starts, n, limit, width, top, 2, False)[-1]  # 2 entries, 30 starts
-        d1, m1, s1, d2, m2, s2, far, hi, ok = buckets.first_pass(*graph, *starts, n, limit, width, top, 100_000, True)
+        d1, m1, s1, d2, m2, s2, far, hi, several, ok = buckets.first_pass(*graph, *starts, n, limit, width, top,
+                                                                           100_000, True)
+        assert several
         assert ok
         assert not buckets.second_pass(*graph, limit, d1, s1, d2.copy(), m2.copy(), s2.copy(), width, top, far, hi,
                                        0, 1, 2)
