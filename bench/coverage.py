@@ -15,11 +15,12 @@ the median over runs of full minus the stages, so only roughly). ``ids`` is the 
 positions; not in ``full``, nor in the timed pass: a caller that only sums the table never builds them).
 
 The *coverage pass* is what a new snapshot or a new hour costs: snapping the stations, the two-label
-multi-source search (nearest and second-nearest distinct station) and the per-segment midpoint distances,
-as a table. The graph build, its routing matrices and snapping index (per snapshot, not per pass) are timed
-separately (``build_s``). The *baseline* is networkx's ``multi_source_dijkstra_path_length`` over the same
-directed edges from the stations' street nodes: nearest distances only (no second-nearest, no segments,
-no snapping), so the ratio flatters the baseline.
+multi-source search (nearest and second-nearest distinct station; on the graph's core, dead ends and
+through-nodes pruned and their labels passed on exactly before and after, see ``locator.core.contract``) and
+the per-segment midpoint distances, as a table. The graph build, its routing matrices, core and snapping
+index (per snapshot, not per pass) are timed separately (``build_s``). The *baseline* is networkx's
+``multi_source_dijkstra_path_length`` over the same directed edges from the stations' street nodes: nearest
+distances only (no second-nearest, no segments, no snapping), so the ratio flatters the baseline.
 
 Timing runs in one child process per graph: ``--rounds`` rounds, each running ours then networkx for each
 profile, interleaved so both see the same machine load; the table keeps each one's best round, in wall

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -50,6 +51,9 @@ import shapely
 from scipy import sparse
 
 from locator.core.snapshot import Snapshot, register_builder
+
+if TYPE_CHECKING:
+    from locator.core.contract import Contraction
 from locator.errors import InvalidParameter
 
 WALK_KMH = 4.8
@@ -135,6 +139,13 @@ class Routing:
         from locator.core import buckets
 
         return buckets.bucket_scale(self.kernel_rev[2])
+
+    @cached_property
+    def contraction(self) -> Contraction:
+        """The core of the search towards the stations (``rev``; :mod:`locator.core.contract`)."""
+        from locator.core.contract import Contraction
+
+        return Contraction.build(self.kernel_rev, self.kernel_fwd, self.fwd.shape[0])
 
     @cached_property
     def seg_half_s(self) -> tuple[np.ndarray, np.ndarray]:
@@ -304,7 +315,7 @@ class SnapIndex:
         two halves at once."""
         from locator.core import parallel, snapgrid
 
-        x, y = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float)
+        x, y = np.array(x, dtype=float), np.array(y, dtype=float)  # (own, writable: one compiled variant)
         if not len(self.item_piece) or not len(x):
             return np.full(len(x), -1, dtype=np.int64), np.zeros(len(x)), np.full(len(x), np.inf)
 
@@ -345,7 +356,7 @@ def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
     fwd, fwd_len = csr_from_edges(a, b, t, length, n)
     rev, rev_len = csr_from_edges(b, a, t, length, n)
     routing = Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s)
-    routing.kernel_fwd, routing.kernel_rev, routing.seg_half_s, routing.bucket_scale  # noqa: B018 - built now, with the graph, not by the first search
+    routing.kernel_fwd, routing.kernel_rev, routing.seg_half_s, routing.bucket_scale, routing.contraction  # noqa: B018 - built now, with the graph, not by the first search
     return routing
 
 
@@ -529,20 +540,46 @@ def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: b
     out between two threads (even and odd points' regions) where there are two cores."""
     from locator.core import buckets, parallel
 
+    if towards and limit_s == np.inf and graph.n_nodes:
+        return _core_search(graph, routing, points)
     arrays = routing.kernel_rev if towards else routing.kernel_fwd
     width, top = routing.bucket_scale
     n, limit_s, more = graph.n_nodes, float(limit_s), 1
     while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
         d1, m1, s1, d2, m2, s2, far, hi, several, ok = buckets.first_pass_from_points(
             graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
-            routing.profile.walk_kmh / 3.6, np.asarray(points.segment, dtype=np.int64),
-            np.asarray(points.fraction, dtype=float), np.asarray(points.snap_m, dtype=float), towards, *arrays, n,
+            routing.profile.walk_kmh / 3.6, np.array(points.segment, dtype=np.int64),
+            np.array(points.fraction, dtype=float), np.array(points.snap_m, dtype=float), towards, *arrays, n,
             limit_s, width, top, more, limit_s == np.inf)  # (a search without a limit reads the whole graph)
         if ok and several:
             entries = more * (n + 2 * len(points.segment) + 1)
             ok = all(parallel.both(*(functools.partial(buckets.second_pass, *arrays, limit_s, d1, s1, d2, m2, s2, width,
                                                        top, far, hi, part, 2, entries) for part in (0, 1))))
         if ok:
+            return NodeLabels(d1, m1, s1, d2, m2, s2)
+        more *= 4
+
+
+def _core_search(graph: StreetGraph, routing: Routing, points: Snapped) -> NodeLabels:
+    """:func:`_search` towards the points without a limit (the coverage search), on the graph's core
+    (:mod:`locator.core.contract`): the labels of the pruned nodes come from the core's and the points'."""
+    from locator.core import buckets, contract, parallel
+
+    con = routing.contraction
+    own, node, src, secs, metres = contract.points_going_up(
+        graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
+        routing.profile.walk_kmh / 3.6, np.array(points.segment, dtype=np.int64),
+        np.array(points.fraction, dtype=float), np.array(points.snap_m, dtype=float), *con.chains)
+    n, (width, top), more = graph.n_nodes, con.scale, 1
+    while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
+        entries = more * (n + len(node) + 1)
+        d1, m1, s1, d2, m2, s2, far, hi, several, ok = buckets.first_pass(*con.core, node, src, secs, metres, n, np.inf,
+                                                                          width, top, entries, True)
+        if ok and several:
+            ok = all(parallel.both(*(functools.partial(buckets.second_pass, *con.core, np.inf, d1, s1, d2, m2, s2,
+                                                       width, top, far, hi, part, 2, entries) for part in (0, 1))))
+        if ok:
+            contract.going_down(own, d1, m1, s1, d2, m2, s2, *con.chains)
             return NodeLabels(d1, m1, s1, d2, m2, s2)
         more *= 4
 

@@ -462,3 +462,65 @@ def test_a_point_without_coordinates_snaps_nowhere(grid):
     snapped = grid.snap(np.array([np.nan, ORIGIN_X]), np.array([ORIGIN_Y, ORIGIN_Y]), profile="walk")
     assert snapped["segment"].tolist()[0] == -1 and np.isinf(snapped["snap_m"].tolist()[0])
     assert snapped["segment"].tolist()[1] >= 0 and snapped["snap_m"].tolist()[1] == pytest.approx(0)
+
+
+def _core_labels(search: tuple, back: tuple, n: int, starts: tuple) -> tuple[np.ndarray, ...]:
+    """The two-label search on the graph's core, the pruned nodes' labels up and down (as _core_search)."""
+    from locator.core import buckets, contract
+
+    con = contract.Contraction.build(search, back, n)
+    node, src, secs, metres = starts
+    own, c_node, c_src, c_s, c_m = contract.going_up(src, node, secs, metres, *con.chains)
+    width, top = con.scale
+    d1, m1, s1, d2, m2, s2, far, hi, _, ok = buckets.first_pass(*con.core, c_node, c_src, c_s, c_m, n, np.inf, width,
+                                                                top, 10 * (n + len(c_node) + 1), True)
+    assert ok
+    for part in (0, 1):
+        assert buckets.second_pass(*con.core, np.inf, d1, s1, d2, m2, s2, width, top, far, hi, part, 2, 10 * (n + 1))
+    contract.going_down(own, d1, m1, s1, d2, m2, s2, *con.chains)
+    return d1, m1, s1, d2, m2, s2
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_search_on_the_core_matches_the_whole_graph(seed):
+    """Random street-like graphs (a tree with some cross links, edges cut into runs of degree-2 nodes,
+    dead ends, a lone cycle, an isolated node, some one-way steps and zero-length ones) and sources anywhere,
+    on pruned nodes too: the labels from the core and the passes up and down equal the whole graph's."""
+    from locator.core import buckets
+
+    rng = np.random.default_rng(900 + seed)
+    junctions = int(rng.integers(2, 30))
+    pairs = [(int(rng.integers(0, v)), v) for v in range(1, junctions)]  # a tree over the junctions
+    pairs += [tuple(int(x) for x in rng.integers(0, junctions, 2)) for _ in range(int(rng.integers(0, junctions)))]
+    a, b, nxt = [], [], junctions
+    for x, y in pairs:
+        if x == y:
+            continue
+        run = [x] + list(range(nxt, nxt + int(rng.integers(0, 4)))) + [y]  # cut into degree-2 steps
+        nxt = run[-2] + 1 if len(run) > 2 else nxt
+        a += run[:-1]
+        b += run[1:]
+    cycle = list(range(nxt, nxt + 3))  # a cycle of degree-2 nodes alone, and an isolated node after it
+    a, b, n = a + cycle, b + cycle[1:] + cycle[:1], nxt + 4
+    a, b = np.array(a), np.array(b)
+    zero = seed % 2 == 0  # zero-length steps (ties: metres may then be those of another equally quick way)
+    w = np.where((rng.random(len(a)) < 0.1) & zero, 0.0, rng.uniform(0.5, 5, len(a)))
+    fwd_ok, bwd_ok = rng.random(len(a)) > 0.1, rng.random(len(a)) > 0.1
+    tail, head = np.concatenate([a[fwd_ok], b[bwd_ok]]), np.concatenate([b[fwd_ok], a[bwd_ok]])
+    weight = np.concatenate([w[fwd_ok], w[bwd_ok]])
+    matrix, length = csr_from_edges(tail, head, weight, 2 * weight + 1, n)
+    back_m, back_l = csr_from_edges(head, tail, weight, 2 * weight + 1, n)
+    search = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length)
+    back = (back_m.indptr.astype(np.int64), back_m.indices.astype(np.int32), back_m.data, back_l)
+    count = int(rng.integers(1, 12))
+    node = rng.integers(0, n, count)
+    src = rng.integers(0, max(1, count - 2), count)
+    offset = rng.uniform(0, 3, count)
+    starts = (node, src, offset, 3 * offset)
+    got = _core_labels(search, back, n, starts)
+    want = buckets.nearest_two_search(*search, *starts, n, np.inf)
+    for k in (0, 3) if zero else (0, 1, 3, 4):  # seconds, and metres where no two ways are equally quick
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12)
+    for s1, s2, d1, d2 in zip(got[2], got[5], got[0], got[3], strict=True):
+        assert (s1 >= 0) == np.isfinite(d1) and (s2 >= 0) == np.isfinite(d2)
+        assert s2 < 0 or s1 != s2
