@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from locator.core.buckets import start_labels
+from locator.core.buckets import first_pass, start_labels
 from locator.core.shortest import _jit, _keep_two
 
 _INF = np.inf
@@ -350,9 +350,15 @@ def going_down(own, d1, m1, s1, d2, m2, s2, pruned, order, parent, up, ends, fir
 
 
 @_jit
-def points_going_up(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction, snap_m, pruned, order,  # noqa: ANN001, ANN201
-                    parent, up, ends, first, inner, steps):
-    """:func:`going_up` from points placed on segments (towards them: the coverage search), in one call."""
+def points_first_pass(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction, snap_m, pruned, order,  # noqa: ANN001, ANN201
+                      parent, up, ends, first, inner, steps, indptr, indices, weight, length, width, top, more):
+    """From points placed on segments (towards them: the coverage search), in one call: :func:`going_up`, then
+    :func:`locator.core.buckets.first_pass` on the core (``indptr ... length``; the entry pool ``more`` times
+    the usual size). Returns ``own`` and the pass's results."""
     point, node, secs, metres = start_labels(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction,
                                              snap_m, True)
-    return going_up(point, node, secs, metres, pruned, order, parent, up, ends, first, inner, steps)
+    own, node, src, secs, metres = going_up(point, node, secs, metres, pruned, order, parent, up, ends, first, inner,
+                                            steps)
+    n = len(pruned)
+    return own, first_pass(indptr, indices, weight, length, node, src, secs, metres, n, _INF, width, top,
+                           more * (n + len(node) + 1), True)

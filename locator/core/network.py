@@ -566,18 +566,17 @@ def _core_search(graph: StreetGraph, routing: Routing, points: Snapped) -> NodeL
     from locator.core import buckets, contract, parallel
 
     con = routing.contraction
-    own, node, src, secs, metres = contract.points_going_up(
-        graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
-        routing.profile.walk_kmh / 3.6, np.array(points.segment, dtype=np.int64),
-        np.array(points.fraction, dtype=float), np.array(points.snap_m, dtype=float), *con.chains)
-    n, (width, top), more = graph.n_nodes, con.scale, 1
+    n, more = graph.n_nodes, 1
     while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
-        entries = more * (n + len(node) + 1)
-        d1, m1, s1, d2, m2, s2, far, hi, several, ok = buckets.first_pass(*con.core, node, src, secs, metres, n, np.inf,
-                                                                          width, top, entries, True)
+        own, (d1, m1, s1, d2, m2, s2, far, hi, several, ok) = contract.points_first_pass(
+            graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
+            routing.profile.walk_kmh / 3.6, np.array(points.segment, dtype=np.int64),
+            np.array(points.fraction, dtype=float), np.array(points.snap_m, dtype=float), *con.chains, *con.core,
+            *con.scale, more)
         if ok and several:
+            entries = more * (n + 2 * len(points.segment) + 1)
             ok = all(parallel.both(*(functools.partial(buckets.second_pass, *con.core, np.inf, d1, s1, d2, m2, s2,
-                                                       width, top, far, hi, part, 2, entries) for part in (0, 1))))
+                                                       *con.scale, far, hi, part, 2, entries) for part in (0, 1))))
         if ok:
             contract.going_down(own, d1, m1, s1, d2, m2, s2, *con.chains)
             return NodeLabels(d1, m1, s1, d2, m2, s2)

@@ -301,9 +301,8 @@ def warm() -> None:
     from locator.core import contract
 
     core = contract.Contraction.build((indptr, indices, weight, weight), (indptr, indices, weight, weight), 2)
-    own, node, src, secs, metres = contract.points_going_up(ends, ends, xs, xs, xs, 1.0, ends, xs, xs, *core.chains)
-    d1, m1, s1, d2, m2, s2, far, hi, *_ = buckets.first_pass(*core.core, node, src, secs, metres, 2, _INF, 1.0, 1.0,
-                                                             10, True)
+    own, (d1, m1, s1, d2, m2, s2, far, hi, *_) = contract.points_first_pass(ends, ends, xs, xs, xs, 1.0, ends, xs, xs,
+                                                                             *core.chains, *core.core, 1.0, 1.0, 1)
     buckets.second_pass(*core.core, _INF, d1, s1, d2, m2, s2, 1.0, 1.0, far, hi, 0, 2, 10)
     contract.going_down(own, d1, m1, s1, d2, m2, s2, *core.chains)
     cells, item_xy, item_piece = snapgrid.grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
