@@ -32,6 +32,7 @@ from locator.core.network import (
     Routing,
     Snapped,
     StreetGraph,
+    _core_search,
     _search,
     get_profile,
 )
@@ -41,6 +42,7 @@ from locator.hours import is_open
 from locator.model import conform
 
 DEFAULT_THRESHOLDS_M = (500.0, 1000.0, 2000.0)
+_TABLE_KEYS = ("time_min", "distance_m", "station", "second_time_min", "second_distance_m", "second_station")
 DEFAULT_THRESHOLDS_MIN = (5.0, 10.0)
 MODES = ("network", "straight")
 
@@ -148,23 +150,36 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
     prof = get_profile(profile)
     if mode not in MODES:
         raise InvalidParameter(f"mode must be one of {', '.join(MODES)} (got {mode!r})", param="mode")
-    ids = _texts(stations["id"]) if "id" in stations else np.arange(len(stations)).astype(str)
-    names = _texts(stations["name"]) if "name" in stations else ids
     sx, sy = _station_xy(stations) if len(stations) else (np.zeros(0), np.zeros(0))
     if mode == "network":
         snapped = Snapped(*graph.snap_index(prof).nearest(sx, sy))
-        table = _network_table(graph, prof, snapped)
         far = snapped.snap_m > max_snap_m
     else:
         snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), np.zeros(len(sx)))
-        table = _straight_table(graph, prof, sx, sy)
         far = np.zeros(len(sx), dtype=bool)
-    # no copies: the street columns are shared per graph (read-only), the rest is new
-    columns = {**_street_columns(graph), **{key: table[key] for key in (
-        "distance_m", "time_min", "second_distance_m", "second_time_min")}}
-    segs = pd.DataFrame(columns, copy=False)
-    placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m,
-                           "far": far}, copy=False)
+
+    def frames(table: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        ids = _texts(stations["id"]) if "id" in stations else np.arange(len(stations)).astype(str)
+        names = _texts(stations["name"]) if "name" in stations else ids
+        # no copies: the street columns are shared per graph (read-only), the rest is new
+        columns = {**_street_columns(graph), **{key: table[key] for key in (
+            "distance_m", "time_min", "second_distance_m", "second_time_min")}}
+        placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m,
+                               "far": far}, copy=False)
+        return pd.DataFrame(columns, copy=False), placed
+
+    if mode == "network" and graph.n_segments:
+        # the tables are made (pandas, holding the GIL) around the result's arrays while the other thread runs
+        # the search's first pass; the arrays are filled in after
+        n = graph.n_segments
+        table = dict(zip(_TABLE_KEYS, (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32), np.empty(n),
+                                       np.empty(n), np.empty(n, dtype=np.int32)), strict=True))
+        routing = graph.routing(prof)
+        lab, (segs, placed) = _core_search(graph, routing, snapped, meanwhile=lambda: frames(table))
+        _segment_table(graph, routing, snapped, lab, table)
+    else:
+        table = _network_table(graph, prof, snapped) if mode == "network" else _straight_table(graph, prof, sx, sy)
+        segs, placed = frames(table)
     return SegmentCoverage(segs, placed, prof, mode, nearest=table["station"], second=table["second_station"])
 
 
@@ -197,23 +212,27 @@ def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[
     return _segment_table(graph, routing, snapped, _search(graph, routing, snapped, towards=True))
 
 
-def _segment_table(graph: StreetGraph, routing: Routing, snapped: Snapped, lab: NodeLabels) -> dict[str, np.ndarray]:
-    """Per segment, the nearest and second-nearest station from the midpoint, given the node labels."""
+def _segment_table(graph: StreetGraph, routing: Routing, snapped: Snapped, lab: NodeLabels,
+                   table: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per segment, the nearest and second-nearest station from the midpoint, given the node labels (into
+    ``table``'s arrays where given)."""
     from locator.core import parallel, shortest
 
     n = graph.n_segments
+    if table is None:
+        table = dict(zip(_TABLE_KEYS, (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32), np.empty(n),
+                                       np.empty(n), np.empty(n, dtype=np.int32)), strict=True))
+    out = tuple(table[key] for key in _TABLE_KEYS)
     # one compiled loop over the segments, its two halves at once: leave forward through v (nearest, second
     # label), backward through u, or reach a station on the segment itself; the quickest and the quickest other
     half_fwd_s, half_bwd_s = routing.seg_half_s
-    out = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32), np.empty(n), np.empty(n), np.empty(n, dtype=np.int32))
     segments = functools.partial(shortest.segment_table, graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s,
                                  half_bwd_s, lab.seconds, lab.metres, lab.source, lab.second_seconds, lab.second_metres,
                                  lab.second_source, snapped.segment, snapped.fraction, snapped.snap_m,
                                  graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
                                  routing.profile.walk_kmh / 3.6)
     parallel.both(lambda: segments(0, n // 2, *out), lambda: segments(n // 2, n, *out))
-    return dict(zip(("time_min", "distance_m", "station", "second_time_min", "second_distance_m", "second_station"),
-                    out, strict=True))
+    return table
 
 
 def _straight_table(graph: StreetGraph, prof: Profile, sx: np.ndarray, sy: np.ndarray) -> dict[str, np.ndarray]:

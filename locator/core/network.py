@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -51,10 +51,12 @@ import shapely
 from scipy import sparse
 
 from locator.core.snapshot import Snapshot, register_builder
+from locator.errors import InvalidParameter
 
 if TYPE_CHECKING:
     from locator.core.contract import Contraction
-from locator.errors import InvalidParameter
+
+T = TypeVar("T")
 
 WALK_KMH = 4.8
 DEFAULT_MAX_SNAP_M = 150.0
@@ -541,7 +543,7 @@ def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: b
     from locator.core import buckets, parallel
 
     if towards and limit_s == np.inf and graph.n_nodes:
-        return _core_search(graph, routing, points)
+        return _core_search(graph, routing, points)[0]
     arrays = routing.kernel_rev if towards else routing.kernel_fwd
     width, top = routing.bucket_scale
     n, limit_s, more = graph.n_nodes, float(limit_s), 1
@@ -560,26 +562,32 @@ def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: b
         more *= 4
 
 
-def _core_search(graph: StreetGraph, routing: Routing, points: Snapped) -> NodeLabels:
+def _core_search(graph: StreetGraph, routing: Routing, points: Snapped, *,
+                 meanwhile: Callable[[], T] | None = None) -> tuple[NodeLabels, T | None]:
     """:func:`_search` towards the points without a limit (the coverage search), on the graph's core
-    (:mod:`locator.core.contract`): the labels of the pruned nodes come from the core's and the points'."""
+    (:mod:`locator.core.contract`): the labels of the pruned nodes come from the core's and the points'.
+    ``meanwhile`` runs here while the other thread (where there are two cores) runs the first pass."""
     from locator.core import buckets, contract, parallel
 
     con = routing.contraction
-    n, more = graph.n_nodes, 1
+    n, more, extra = graph.n_nodes, 1, None
     while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
-        own, (d1, m1, s1, d2, m2, s2, far, hi, several, ok) = contract.points_first_pass(
-            graph.seg_u, graph.seg_v, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
-            routing.profile.walk_kmh / 3.6, np.array(points.segment, dtype=np.int64),
-            np.array(points.fraction, dtype=float), np.array(points.snap_m, dtype=float), *con.chains, *con.core,
-            *con.scale, more)
+        first = functools.partial(contract.points_first_pass, graph.seg_u, graph.seg_v, graph.seg_length_m,
+                                  routing.seg_fwd_s, routing.seg_bwd_s, routing.profile.walk_kmh / 3.6,
+                                  np.array(points.segment, dtype=np.int64), np.array(points.fraction, dtype=float),
+                                  np.array(points.snap_m, dtype=float), *con.chains, *con.core, *con.scale, more)
+        if meanwhile is not None:
+            extra, (own, (d1, m1, s1, d2, m2, s2, far, hi, several, ok)) = parallel.both(meanwhile, first)
+            meanwhile = None
+        else:
+            own, (d1, m1, s1, d2, m2, s2, far, hi, several, ok) = first()
         if ok and several:
             entries = more * (n + 2 * len(points.segment) + 1)
             ok = all(parallel.both(*(functools.partial(buckets.second_pass, *con.core, np.inf, d1, s1, d2, m2, s2,
                                                        *con.scale, far, hi, part, 2, entries) for part in (0, 1))))
         if ok:
             contract.going_down(own, d1, m1, s1, d2, m2, s2, *con.chains)
-            return NodeLabels(d1, m1, s1, d2, m2, s2)
+            return NodeLabels(d1, m1, s1, d2, m2, s2), extra
         more *= 4
 
 
