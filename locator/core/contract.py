@@ -267,22 +267,28 @@ def going_up(point, node, secs, metres, pruned, order, parent, up, ends, first, 
     start_node, start_src = np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64)
     start_s, start_m = np.empty(room), np.empty(room)
     k = 0
+    busy = np.zeros(len(ends), dtype=np.bool_)  # chains with a label on an inner node (most have none)
     for i in range(len(node)):
-        if pruned[node[i]] >= 0:
-            _fold(own, pruned[node[i]], secs[i], metres[i], point[i])
+        row = pruned[node[i]]
+        if row >= 0:
+            _fold(own, row, secs[i], metres[i], point[i])
+            if row >= len(order):
+                busy[np.searchsorted(first, row - len(order), side="right") - 1] = True
         else:
             start_node[k], start_src[k], start_s[k], start_m[k] = node[i], point[i], secs[i], metres[i]
             k += 1
     carry = np.empty((1, 6))
     for j in range(len(order) + 2 * len(ends)):
         if j < len(order):  # a tree node passes its best two to its parent
-            if parent[j] < 0:
+            if parent[j] < 0 or own[j, 2] < 0:
                 continue
             _clear(carry)
             _pass_on(carry, 0, own, j, up[j, 0], up[j, 1])
             to = parent[j]
         else:  # a chain's inner nodes pass theirs to one end: a (backward steps from the last), then b
             c, toward = (j - len(order)) // 2, (j - len(order)) % 2
+            if not busy[c]:
+                continue
             count = first[c + 1] - first[c]
             _clear(carry)
             for i in range(count):
@@ -300,6 +306,8 @@ def going_up(point, node, secs, metres, pruned, order, parent, up, ends, first, 
             to = ends[c, toward]
         if pruned[to] >= 0:
             _pass_on(own, pruned[to], carry, 0, 0.0, 0.0)
+            if pruned[to] >= len(order):
+                busy[np.searchsorted(first, pruned[to] - len(order), side="right") - 1] = True
         else:
             for q in (0, 3):
                 if carry[0, q + 2] >= 0 and carry[0, q] < _INF:
@@ -310,18 +318,29 @@ def going_up(point, node, secs, metres, pruned, order, parent, up, ends, first, 
 
 
 @_jit
-def _fold_node(d1, m1, s1, d2, m2, s2, v, s, m, w):  # noqa: ANN001, ANN202
-    d1[v], m1[v], s1[v], d2[v], m2[v], s2[v] = _keep_two(s, m, w, d1[v], m1[v], s1[v], d2[v], m2[v], s2[v])
+def _put(d1, m1, s1, d2, m2, s2, v, rows, row):  # noqa: ANN001, ANN202
+    """Node v's labels from a row (a label that can't be reached, made by a step one may not take, is none)."""
+    for q in (0, 3):
+        ok = rows[row, q] < _INF
+        d, m, s = (rows[row, q], rows[row, q + 1], np.int32(rows[row, q + 2])) if ok else (_INF, _INF, np.int32(-1))
+        if q == 0:
+            d1[v], m1[v], s1[v] = d, m, s
+        else:
+            d2[v], m2[v], s2[v] = d, m, s
 
 
 @_jit
 def going_down(own, d1, m1, s1, d2, m2, s2, pruned, order, parent, up, ends, first, inner, steps):  # noqa: ANN001, ANN201
     """Fill in the pruned nodes' best two (in d1, m1, s1, d2, m2, s2, which hold the core search's) from the
-    core's and ``own`` (from :func:`going_up`)."""
+    core's and ``own`` (from :func:`going_up`); each pruned node written once."""
+    longest = 0
+    for c in range(len(ends)):
+        longest = max(longest, first[c + 1] - first[c])
+    ahead = np.empty((longest + 1, 6))  # a chain's labels from its end a, per inner node
     carry = np.empty((1, 6))
     for c in range(len(ends)):
         count = first[c + 1] - first[c]
-        for toward in range(2):  # from a (forward steps), then from b (backward)
+        for toward in range(2):  # from a (forward steps, into ``ahead``), then from b (backward), with ``ahead``
             end = ends[c, toward]
             carry[0, 0], carry[0, 1], carry[0, 2] = d1[end], m1[end], s1[end]
             carry[0, 3], carry[0, 4], carry[0, 5] = d2[end], m2[end], s2[end]
@@ -332,21 +351,22 @@ def going_down(own, d1, m1, s1, d2, m2, s2, pruned, order, parent, up, ends, fir
                     carry[0, q] += steps[2 * toward, step]
                     carry[0, q + 1] += steps[2 * toward + 1, step]
                 _pass_on(carry, 0, own, len(order) + at, 0.0, 0.0)
-                for q in (0, 3):
-                    if carry[0, q + 2] >= 0:
-                        _fold_node(d1, m1, s1, d2, m2, s2, inner[at], carry[0, q], carry[0, q + 1],
-                                   np.int32(carry[0, q + 2]))
+                if toward == 0:
+                    ahead[i, :] = carry[0, :]
+                else:
+                    row = count - 1 - i
+                    _pass_on(ahead, row, carry, 0, 0.0, 0.0)
+                    _put(d1, m1, s1, d2, m2, s2, inner[at], ahead, row)
     for j in range(len(order) - 1, -1, -1):
         v, p = order[j], parent[j]
-        for q in (0, 3):
-            if own[j, q + 2] >= 0:
-                _fold_node(d1, m1, s1, d2, m2, s2, v, own[j, q], own[j, q + 1], np.int32(own[j, q + 2]))
         if p >= 0:
-            w, m = up[j, 2], up[j, 3]
-            if s1[p] >= 0:
-                _fold_node(d1, m1, s1, d2, m2, s2, v, d1[p] + w, m1[p] + m, s1[p])
-            if s2[p] >= 0:
-                _fold_node(d1, m1, s1, d2, m2, s2, v, d2[p] + w, m2[p] + m, s2[p])
+            carry[0, 0], carry[0, 1], carry[0, 2] = d1[p] + up[j, 2], m1[p] + up[j, 3], s1[p]
+            carry[0, 3], carry[0, 4], carry[0, 5] = d2[p] + up[j, 2], m2[p] + up[j, 3], s2[p]
+            _pass_on(carry, 0, own, j, 0.0, 0.0)
+            row, rows = 0, carry
+        else:
+            row, rows = j, own
+        _put(d1, m1, s1, d2, m2, s2, v, rows, row)
 
 
 @_jit
