@@ -125,7 +125,7 @@ def stages(graph: StreetGraph, stations: gpd.GeoDataFrame, profile: str) -> dict
     sx, sy = coverage._station_xy(stations)
     snapped = Snapped(*graph.snap_index(profile).nearest(sx, sy))
     out["snap"], t = time.process_time() - t, time.process_time()
-    lab = coverage._search(graph, routing, snapped, towards=True)
+    lab = coverage._core_search(graph, routing, snapped)[0]
     out["search"], t = time.process_time() - t, time.process_time()
     coverage._segment_table(graph, routing, snapped, lab)
     out["segments"], t = time.process_time() - t, time.process_time()

@@ -33,7 +33,6 @@ from locator.core.network import (
     Snapped,
     StreetGraph,
     _core_search,
-    _search,
     get_profile,
 )
 from locator.core.snapshot import Snapshot
@@ -178,7 +177,10 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
         lab, (segs, placed) = _core_search(graph, routing, snapped, meanwhile=lambda: frames(table))
         _segment_table(graph, routing, snapped, lab, table)
     else:
-        table = _network_table(graph, prof, snapped) if mode == "network" else _straight_table(graph, prof, sx, sy)
+        # (no streets: nothing to measure, and nothing to index into)
+        table = _straight_table(graph, prof, sx, sy) if mode == "straight" else dict(zip(_TABLE_KEYS, (
+            np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros(0),
+            np.zeros(0, dtype=np.int32)), strict=True))
         segs, placed = frames(table)
     return SegmentCoverage(segs, placed, prof, mode, nearest=table["station"], second=table["second_station"])
 
@@ -201,15 +203,6 @@ def _street_columns(graph: StreetGraph) -> dict[str, object]:
             columns["segment"].flags.writeable = columns["length_m"].flags.writeable = False  # type: ignore[union-attr]
             graph._cache[key] = columns
         return graph._cache[key]
-
-
-def _network_table(graph: StreetGraph, prof: Profile, snapped: Snapped) -> dict[str, np.ndarray]:
-    if graph.n_segments == 0:  # no streets: nothing to measure (and nothing to index into)
-        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int32)
-        return {"time_min": empty_f, "distance_m": empty_f, "station": empty_i,
-                "second_time_min": empty_f, "second_distance_m": empty_f, "second_station": empty_i}
-    routing = graph.routing(prof)
-    return _segment_table(graph, routing, snapped, _search(graph, routing, snapped, towards=True))
 
 
 def _segment_table(graph: StreetGraph, routing: Routing, snapped: Snapped, lab: NodeLabels,

@@ -178,33 +178,6 @@ def two_label_search(indptr, indices, weight, length, start_node, start_src, sta
     return dist, met, src
 
 
-@_jit
-def best_two(secs, metres, src):  # noqa: ANN001, ANN201
-    """Per row of candidate columns: the quickest (first on ties) and the quickest from another source.
-
-    Candidates with ``src < 0`` don't count. Returns seconds, metres and source of both (``inf``/``-1``).
-    """
-    rows, cols = secs.shape
-    d1, m1, s1 = np.full(rows, _INF), np.full(rows, _INF), np.full(rows, -1, dtype=np.int64)
-    d2, m2, s2 = np.full(rows, _INF), np.full(rows, _INF), np.full(rows, -1, dtype=np.int64)
-    for r in range(rows):
-        best = -1
-        for c in range(cols):
-            if src[r, c] >= 0 and secs[r, c] < _INF and (best < 0 or secs[r, c] < secs[r, best]):
-                best = c
-        if best < 0:
-            continue
-        d1[r], m1[r], s1[r] = secs[r, best], metres[r, best], src[r, best]
-        other = -1
-        for c in range(cols):
-            if src[r, c] >= 0 and src[r, c] != s1[r] and secs[r, c] < _INF and (
-                    other < 0 or secs[r, c] < secs[r, other]):
-                other = c
-        if other >= 0:
-            d2[r], m2[r], s2[r] = secs[r, other], metres[r, other], src[r, other]
-    return d1, m1, s1, d2, m2, s2
-
-
 @_jit_inline
 def _keep_two(s, m, w, s1, m1, w1, s2, m2, w2):  # noqa: ANN001, ANN202, PLR0913
     """Fold candidate (seconds s, metres m, source w) into the quickest (1) and the quickest from another
@@ -228,8 +201,8 @@ def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d
     Candidates, in this order (the first wins a tie): leave forward through ``seg_v`` (its nearest and
     second labels: ``half_fwd_s + d1[v]``, ``half_m + m1[v]``, ...), backward through ``seg_u``, then the
     stations placed on the segment itself (``st_seg``, seconds ``st_s``, metres ``st_m`` from the midpoint;
-    ``order`` lists the stations by segment, in station order within one). The same choice as
-    :func:`best_two` over those columns, without building them. Writes minutes, metres and source of both
+    ``order`` lists the stations by segment, in station order within one): the quickest, and the quickest of
+    another source, each the first of equals. Writes minutes, metres and source of both
     (``inf``/``-1`` where there is none) into ``t1, out_m1, out_s1, t2, out_m2, out_s2`` at ``k``.
     """
     lo, hi = 0, len(order)  # the first station on a segment from ``first`` on
@@ -288,7 +261,6 @@ def warm() -> None:
     two = np.array([0, 1], dtype=np.int64)  # two sources: pass 2 too
     buckets.nearest_two_search(indptr, indices, weight, weight, two, two, np.zeros(2), np.zeros(2), 2, _INF)
     xs = np.zeros(1)
-    best_two(np.ones((1, 2)), np.ones((1, 2)), np.zeros((1, 2), dtype=np.int64))
     ends = np.zeros(1, dtype=np.int64)
     sources = np.zeros(1, dtype=np.int32)  # as the search gives them
     segment_best_two(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs, ends, 0, 1, xs.copy(),
