@@ -17,7 +17,8 @@ It reports requests per second, p50/p99 latency and errors of each, the ratio of
 writes (count, failures, p50 write time). The load generator is ``wrk`` (Debian package ``wrk``:
 ``apt-get install wrk``) where installed, else (or with ``--python``) a thread-per-connection Python generator,
 which needs CPU of its own and so understates the server. Rate limits stay on, set high enough never to refuse,
-so their cost (counting per request, synced to Redis in the background) is measured. Goal: zero errors, p99 under 50 ms at 16 connections on 2 cores.
+so their cost (counting per request, synced to Redis in the background) is measured. Goal: zero errors, p99
+under 50 ms at 16 connections on 2 cores.
 """
 
 from __future__ import annotations
