@@ -89,6 +89,11 @@ def test_street_tooltip_names_street_and_distance(new_page, streets_server, shoo
     from locator.crs import work_xy_to_lonlat
 
     lon, lat = work_xy_to_lonlat(ORIGIN_X - 1750, ORIGIN_Y - 1000)
+    # a map still zooming to fit its data draws the lines scaled, away from where they will settle: wait until
+    # it has settled (no zoom or pan animation) before asking where the street is
+    page.wait_for_function("""() => { const m = Object.keys(window).map(k => window[k]).find(v => v instanceof L.Map);
+                                      return m && !m._animatingZoom && !(m._panAnim && m._panAnim._inProgress)
+                                             && !document.querySelector('.leaflet-zoom-anim'); }""")
     point = page.evaluate("""p => { const m = Object.keys(window).map(k => window[k]).find(v => v instanceof L.Map);
                                     const q = m.latLngToContainerPoint(p); return [q.x, q.y]; }""",
                           [float(lat), float(lon)])
