@@ -47,6 +47,14 @@ def streets_server(make_live_server, browser_data, tmp_path):
     return make_live_server(STORE=path)
 
 
+def wait_until_settled(page) -> None:  # noqa: ANN001
+    """Wait for the map to finish zooming or panning (to fit its data, or a siting result): while it moves,
+    what it draws sits away from where ``latLngToContainerPoint`` says it will settle."""
+    page.wait_for_function("""() => { const m = Object.keys(window).map(k => window[k]).find(v => v instanceof L.Map);
+                                      return m && !m._animatingZoom && !(m._panAnim && m._panAnim._inProgress)
+                                             && !document.querySelector('.leaflet-zoom-anim'); }""")
+
+
 def assert_clean(watch) -> None:
     watch.assert_no_console_errors()
     watch.assert_local_only()
@@ -89,11 +97,7 @@ def test_street_tooltip_names_street_and_distance(new_page, streets_server, shoo
     from locator.crs import work_xy_to_lonlat
 
     lon, lat = work_xy_to_lonlat(ORIGIN_X - 1750, ORIGIN_Y - 1000)
-    # a map still zooming to fit its data draws the lines scaled, away from where they will settle: wait until
-    # it has settled (no zoom or pan animation) before asking where the street is
-    page.wait_for_function("""() => { const m = Object.keys(window).map(k => window[k]).find(v => v instanceof L.Map);
-                                      return m && !m._animatingZoom && !(m._panAnim && m._panAnim._inProgress)
-                                             && !document.querySelector('.leaflet-zoom-anim'); }""")
+    wait_until_settled(page)
     point = page.evaluate("""p => { const m = Object.keys(window).map(k => window[k]).find(v => v instanceof L.Map);
                                     const q = m.latLngToContainerPoint(p); return [q.x, q.y]; }""",
                           [float(lat), float(lon)])
@@ -240,6 +244,7 @@ def _pins_on_the_map(page, slot: str) -> list[str]:
     badge's sideways shift)."""
     from locator.crs import work_xy_to_lonlat
 
+    wait_until_settled(page)
     pins = page.locator(f".leaflet-marker-pane .siting-pin-{slot} .sc-pin")
     ids = pins.evaluate_all("ps => ps.map(p => p.dataset.booth)")
     name = page.evaluate("JSON.parse(document.getElementById('locator-config').textContent).map")
