@@ -95,7 +95,7 @@ def test_api_wide_counts_reach_redis_in_the_background():
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 10
     while client.get(name) != b"5" and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.01)  # polling interval of a condition with a deadline: the background sync runs every 0.01 s
     assert client.get(name) == b"5"  # the background thread added them, once
     assert client.ttl(name) > 0
 
