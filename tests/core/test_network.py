@@ -262,6 +262,26 @@ def test_bj_streets_distances_match_networkx():
             assert labels.second_seconds[v] == pytest.approx(times[1]) or np.isinf(times[1])
 
 
+def _reference_two_labels(matrix, node, src, offset, n: int):  # noqa: ANN001, ANN202
+    """Per node, its best two (seconds, source) labels from distinct sources, by a plain heapq search; and the
+    adjacency lists it searched."""
+    coo = matrix.tocoo()
+    adj: dict[int, list[tuple[int, float]]] = {}
+    for x, y, weight in zip(coo.row, coo.col, coo.data, strict=True):
+        adj.setdefault(int(x), []).append((int(y), float(weight)))
+    best: list[list[tuple[float, int]]] = [[] for _ in range(n)]
+    heap = [(float(d), int(v), int(s)) for v, s, d in zip(node, src, offset, strict=True)]
+    heapq.heapify(heap)
+    while heap:
+        d, v, s = heapq.heappop(heap)
+        if len(best[v]) == 2 or any(t == s for _, t in best[v]):
+            continue
+        best[v].append((d, s))
+        for nxt, weight in adj.get(v, []):
+            heapq.heappush(heap, (d + weight, nxt, s))
+    return best, adj
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_compiled_two_label_search_matches_heapq_reference(seed):
     """The compiled search against the plain two-label Dijkstra: random directed graphs, sources starting at
@@ -281,20 +301,7 @@ def test_compiled_two_label_search_matches_heapq_reference(seed):
     offset = rng.choice([0.0, 0.5, 3.0], starts)
     secs, metres, source = two_label_search(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
                                             matrix.data, length, node, src, offset, 3 * offset, n, np.inf)
-    coo = matrix.tocoo()
-    adj: dict[int, list[tuple[int, float]]] = {}
-    for x, y, weight in zip(coo.row, coo.col, coo.data, strict=True):
-        adj.setdefault(int(x), []).append((int(y), float(weight)))
-    best: list[list[tuple[float, int]]] = [[] for _ in range(n)]
-    heap = [(float(d), int(v), int(s)) for v, s, d in zip(node, src, offset, strict=True)]
-    heapq.heapify(heap)
-    while heap:
-        d, v, s = heapq.heappop(heap)
-        if len(best[v]) == 2 or any(t == s for _, t in best[v]):
-            continue
-        best[v].append((d, s))
-        for nxt, weight in adj.get(v, []):
-            heapq.heappush(heap, (d + weight, nxt, s))
+    best, _ = _reference_two_labels(matrix, node, src, offset, n)
     for v in range(n):
         want = [d for d, _ in best[v]] + [np.inf] * (2 - len(best[v]))
         assert secs[v].tolist() == pytest.approx(want), v
@@ -369,20 +376,7 @@ def test_two_pass_search_matches_heapq_reference_on_many_graphs():
         offset = rng.choice([0.0, 0.5, 3.0], starts)
         arrays = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length, node, src,
                   offset, 3 * offset, n)
-        adj: dict[int, list[tuple[int, float]]] = {}
-        coo = matrix.tocoo()
-        for x, y, weight in zip(coo.row, coo.col, coo.data, strict=True):
-            adj.setdefault(int(x), []).append((int(y), float(weight)))
-        best: list[list[tuple[float, int]]] = [[] for _ in range(n)]
-        heap = [(float(d), int(v), int(s)) for v, s, d in zip(node, src, offset, strict=True)]
-        heapq.heapify(heap)
-        while heap:
-            d, v, s = heapq.heappop(heap)
-            if len(best[v]) == 2 or any(t == s for _, t in best[v]):
-                continue
-            best[v].append((d, s))
-            for nxt, weight in adj.get(v, []):
-                heapq.heappush(heap, (d + weight, nxt, s))
+        best, adj = _reference_two_labels(matrix, node, src, offset, n)
         for limit in (np.inf, float(rng.uniform(0, 10))):
             d1, m1, s1, d2, m2, s2 = nearest_two_search(*arrays, limit)
             secs, metres, source = np.column_stack([d1, d2]), np.column_stack([m1, m2]), np.column_stack([s1, s2])
