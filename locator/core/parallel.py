@@ -1,21 +1,66 @@
-"""Two compiled kernels at once: they release the GIL (``nogil``), so one helper thread gives a second core.
+"""Two cores for the compiled kernels: numba's parallel loops over TBB, and a helper thread for the rest.
 
-Plain threads, not numba's ``parallel=True``: its thread pools are either unsafe to enter from two request
-threads at once (workqueue) or after a fork (GNU OpenMP), and the service does both. One helper thread per
-process (made again in a forked child, whose copy has no thread behind it); calls from several request
-threads queue for it, each still running its own half at once.
+The coverage pass (:mod:`locator.core.halves`) runs numba ``prange`` loops, whose threads hand work over in
+microseconds. Of numba's thread pools only TBB's may be entered from two request threads at once and used
+again in a forked child, and the service does both (workqueue is neither, GNU OpenMP is not fork-safe):
+:data:`TBB` says whether it loaded. Without it numba's own workqueue runs the loops, one caller at a time
+(:func:`one_at_a_time`).
+
+:func:`both` runs two kernels that release the GIL (``nogil``) at once on plain threads, for the shorter
+searches: one helper thread per process (made again in a forked child, whose copy has no thread behind
+it); calls from several request threads queue for it, each still running its own half at once. A hand-over
+to it costs tens of microseconds on a virtual machine, so the coverage pass does not use it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
+
+import numba
 
 A = TypeVar("A")
 B = TypeVar("B")
+
+
+
+def _load_tbb() -> bool:
+    """Whether numba's TBB layer can load. pip's ``tbb`` wheel puts libtbb.so.12 in the environment's lib/,
+    where the loader does not look: it is loaded by path first."""
+    try:
+        from numba.np.ufunc import tbbpool  # noqa: F401
+    except ImportError:
+        try:
+            ctypes.CDLL(str(Path(sys.prefix) / "lib" / "libtbb.so.12"), mode=ctypes.RTLD_GLOBAL)
+            from numba.np.ufunc import tbbpool  # noqa: F401
+        except (OSError, ImportError):
+            return False
+    return True
+
+
+TBB = _load_tbb()
+if "NUMBA_THREADING_LAYER" not in os.environ:  # (set before the first parallel kernel runs)
+    numba.config.THREADING_LAYER = "tbb" if TBB else "workqueue"
+_launch = threading.Lock()
+
+
+@contextlib.contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """Around a call of a parallel kernel: nothing with TBB; else one caller at a time (workqueue can't
+    take two)."""
+    if TBB:
+        yield
+        return
+    with _launch:
+        yield
+
 
 _lock = threading.Lock()
 _helper: tuple[int, ThreadPoolExecutor] | None = None
