@@ -115,19 +115,22 @@ def networkx_graph(graph: StreetGraph, profile: str):  # noqa: ANN201
 
 
 def stages(graph: StreetGraph, stations: gpd.GeoDataFrame, profile: str) -> dict[str, float]:
-    """CPU seconds of each stage of one pass, run one after another as segment_coverage runs them."""
-    from locator.core import coverage
-    from locator.core.network import Snapped
+    """CPU seconds of each stage of one pass, run one after another as :func:`locator.core.halves.coverage`
+    runs them in one call."""
+    from locator.core import coverage, halves
 
-    routing = graph.routing(profile)
+    routing, index = graph.routing(profile), graph.snap_index(profile)
+    con = routing.contraction
     out = {}
     t = time.process_time()
     sx, sy = coverage._station_xy(stations)
-    snapped = Snapped(*graph.snap_index(profile).nearest(sx, sy))
+    seg, frac, snap_m = halves.snap(sx, sy, *index.grid, graph.seg_length_m)
     out["snap"], t = time.process_time() - t, time.process_time()
-    lab = coverage._core_search(graph, routing, snapped)[0]
+    ways = (*routing.seg_numbers, graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
+            routing.profile.walk_kmh / 3.6)
+    lab = halves.labels_from_points(*ways, seg, frac, snap_m, *con.chains, *con.split, 1)
     out["search"], t = time.process_time() - t, time.process_time()
-    coverage._segment_table(graph, routing, snapped, lab)
+    halves.table(*ways, *lab[:6], seg, frac, snap_m)
     out["segments"], t = time.process_time() - t, time.process_time()
     cov = segment_coverage(graph, stations, profile=profile)
     out["full"] = time.process_time() - t

@@ -8,8 +8,10 @@ source ``s != s1(v)`` to ``v`` and its last node ``y`` with ``s1(y) != s1(v)``; 
 ``s1 = s1(v)``, and ``d1(y)`` (from ``s1(y)``, not ``s1(v)``) is no slower than the path's way to ``y``. So
 ``d2(v)`` is the least of the *seeds* (``d1(y) + w`` over edges ``y -> x`` with ``s1(y) != s1(x)``, and starting
 labels from a source other than ``s1(x)``) carried on along edges that stay within one nearest source's
-*region*: pass 2 never leaves a region, so regions can be shared out between threads (``part`` of ``parts``
-by source number) that write disjoint nodes.
+*region*. Pass 1 leaves each node the quickest label offered to it from another source than its nearest,
+which is no slower than its seeds (all of them are offered) and no quicker than its true second (each
+label is a path), so it serves as the seed. Pass 2 never leaves a region, so regions can be shared out
+between threads (by ``owner``, per source) that write disjoint nodes.
 
 Both passes keep nodes in buckets of a fixed width of seconds (``key / width``, cyclic over a window wider
 than any pending spread of keys) and expand the least bucket's nodes, several times quicker than a heap.
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from locator.core.shortest import _jit
+from locator.core.shortest import _jit, _jit_inline
 
 _INF = np.inf
 _MAX_BUCKETS = 1 << 20  # at most 4 MB of bucket heads, however the weights spread
@@ -55,48 +57,54 @@ def _window(span, width):  # noqa: ANN001, ANN202
     return width, count
 
 
-@_jit
-def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, start_m, n, limit_s, width,  # noqa: ANN001, ANN201, C901, PLR0912
-               top, entries, whole):
-    """Pass 1: each node's nearest source (``d1, m1, s1``; sources as int32), from the starting labels, and
-    the seeds of pass 2 (``d2, m2, s2``: starting labels from another source than the nearest, and ``d1(y) + w``
-    over edges ``y -> x`` between two regions, offered by ``y`` in node order).
+@_jit_inline
+def _offer(d1, m1, s1, d2, m2, s2, u, nd, nm, s):  # noqa: ANN001, ANN202
+    """Label (nd, nm) from source s to node u: True where it is u's quickest now. Else it may be the quickest
+    from another source than the quickest (``d2``); a quickest label beaten by another source's becomes that."""
+    if nd < d1[u]:
+        if s1[u] != s and s1[u] >= 0:
+            d2[u], m2[u], s2[u] = d1[u], m1[u], s1[u]
+        d1[u], m1[u], s1[u] = nd, nm, s
+        return True
+    if s != s1[u] and nd < d2[u]:
+        d2[u], m2[u], s2[u] = nd, nm, s
+    return False
 
-    ``width`` and ``top`` come from :func:`bucket_scale`; ``entries`` is the size of the entry pool. ``whole``:
-    the search will reach about every node (many sources, no limit), so the graph is read through once
-    first, in order, which is quicker than meeting it piece by piece where it has fallen out of the caches.
-    Also returns the slowest label made (``far``), the slowest start, whether there are several sources (so
-    that pass 2 has something to find), and False where the pool ran out.
+
+@_jit
+def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2, done, seed_node, seed_src, seed_s,  # noqa: ANN001, ANN201, C901, PLR0912
+                 seed_m, limit_s, width, top, entries, out_node, out_src, out_s, out_m):
+    """The nearest source of nodes ``lo <= v < hi`` (``d1, m1, s1``, updated in place), from seeds on them
+    (labels, kept where quicker than the node's), searching only among these nodes: a label offered across to
+    a node outside goes to ``out_*`` instead (as many as they hold). Each node is expanded after its label
+    last got better (``done`` marks those expanded since). Every label offered to a node is also weighed for
+    its quickest from another source (``d2, m2, s2``): what is left there at the end are the seeds of pass 2
+    (a label is a path: none is quicker than the true second, and the final labels of the neighbours are
+    among those offered).
+
+    Returns the count of labels sent out (-1 where the entry pool, of ``entries``, or ``out_*`` ran out), the
+    slowest label expanded and the slowest seed kept.
     """
-    d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
-    d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
-    done = np.zeros(n, dtype=np.bool_)
+    least, most, far = _INF, 0.0, 0.0
+    for i in range(len(seed_node)):
+        v = seed_node[i]
+        if seed_s[i] <= limit_s and _offer(d1, m1, s1, d2, m2, s2, v, seed_s[i], seed_m[i], seed_src[i]):
+            done[v] = False
+            least, most = min(least, seed_s[i]), max(most, seed_s[i])
+    if least == _INF:
+        return 0, far, most
+    width, count = _window(most - least + top, width)
+    head = np.full(count, -1, dtype=np.int32)
     node_of = np.empty(entries, dtype=np.int32)
     next_of = np.empty(entries, dtype=np.int32)
-    free, used = -1, 0
-    lo, hi, far = _INF, 0.0, 0.0
-    if whole:
-        for e in range(0, len(indices), 16):  # a cache line at a time
-            far += indices[e]
-        for e in range(0, len(weight), 8):
-            far += weight[e] + length[e]
-        for v in range(0, len(indptr), 8):
-            far += indptr[v]
-        far = 0.0 if far >= 0 else -1.0  # (used, so that the reads are made)
-    for i in range(len(start_node)):
-        v = start_node[i]
-        if start_s[i] <= limit_s and start_s[i] < d1[v]:
-            d1[v], m1[v], s1[v] = start_s[i], start_m[i], start_src[i]
-            lo, hi = min(lo, start_s[i]), max(hi, start_s[i])
-    width, count = _window(hi - lo + top, width)
-    head = np.full(count, -1, dtype=np.int32)
     mask, inv = count - 1, 1.0 / width
-    pending, b = 0, np.int64(0) if lo == _INF else np.int64(lo * inv)
-    for i in range(len(start_node)):
-        v = start_node[i]
-        if d1[v] == start_s[i] and s1[v] == start_src[i]:  # (a start that tied at a node: a stale entry)
-            if used == len(node_of):
-                return d1, m1, s1, d2, m2, s2, far, hi, False, False
+    free, used, pending, sent = -1, 0, 0, 0
+    b = np.int64(least * inv)
+    for i in range(len(seed_node)):
+        v = seed_node[i]
+        if d1[v] == seed_s[i] and s1[v] == seed_src[i] and not done[v]:  # (kept, or tied with a kept one)
+            if used == entries:
+                return -1, far, most
             slot = np.int64(d1[v] * inv) & mask
             node_of[used], next_of[used], head[slot] = v, head[slot], used
             used += 1
@@ -117,11 +125,20 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
             for e in range(indptr[v], indptr[v + 1]):
                 nd = d + weight[e]
                 u = indices[e]
-                if nd < d1[u] and nd <= limit_s:
+                if nd > limit_s:
+                    continue
+                if u < lo or u >= hi:
+                    if sent == len(out_node):
+                        return -1, far, most
+                    out_node[sent], out_src[sent], out_s[sent], out_m[sent] = u, s, nd, m + length[e]
+                    sent += 1
+                elif nd < d1[u]:  # (:func:`_offer`, written out: this is the inner loop)
+                    if s1[u] != s and s1[u] >= 0:
+                        d2[u], m2[u], s2[u] = d1[u], m1[u], s1[u]
                     d1[u], m1[u], s1[u] = nd, m + length[e], s
                     done[u] = False
-                    if free < 0 and used == len(node_of):
-                        return d1, m1, s1, d2, m2, s2, far, hi, False, False
+                    if free < 0 and used == entries:
+                        return -1, far, most
                     if free >= 0:
                         k, free = free, next_of[free]
                     else:
@@ -129,30 +146,48 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
                     at = np.int64(nd * inv) & mask
                     node_of[k], next_of[k], head[at] = u, head[at], k
                     pending += 1
-        b += 1
-    several = not one_source(start_src)
-    if several:  # (else there is no other source to find)
-        for i in range(len(start_node)):
-            v = start_node[i]
-            if start_src[i] != s1[v] and start_s[i] <= limit_s and start_s[i] < d2[v]:
-                d2[v], m2[v], s2[v] = start_s[i], start_m[i], start_src[i]
-        for v in range(n):
-            s = s1[v]
-            if s < 0:
-                continue
-            d, m = d1[v], m1[v]
-            for e in range(indptr[v], indptr[v + 1]):
-                u = indices[e]
-                nd = d + weight[e]
-                if s1[u] != s and nd < d2[u] and nd <= limit_s:
+                elif s != s1[u] and nd < d2[u]:
                     d2[u], m2[u], s2[u] = nd, m + length[e], s
-    return d1, m1, s1, d2, m2, s2, far, hi, several, True
+        b += 1
+    return sent, far, most
 
 
 @_jit
-def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, width, top, far, hi, part, parts,  # noqa: ANN001, ANN201, C901
+def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, start_m, n, limit_s, width,  # noqa: ANN001, ANN201
+               top, entries, whole):
+    """Pass 1: each node's nearest source (``d1, m1, s1``; sources as int32), from the starting labels, and
+    the seeds of pass 2 (``d2, m2, s2``: of the labels offered to a node, the quickest from another source
+    than its nearest; :func:`search_range`).
+
+    ``width`` and ``top`` come from :func:`bucket_scale`; ``entries`` is the size of the entry pool. ``whole``:
+    the search will reach about every node (many sources, no limit), so the graph is read through once
+    first, in order, which is quicker than meeting it piece by piece where it has fallen out of the caches.
+    Also returns the slowest label made (``far``), the slowest start, whether there are several sources (so
+    that pass 2 has something to find), and False where the pool ran out.
+    """
+    d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
+    d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
+    done = np.zeros(n, dtype=np.bool_)
+    touch = 0.0
+    if whole:
+        for e in range(0, len(indices), 16):  # a cache line at a time
+            touch += indices[e]
+        for e in range(0, len(weight), 8):
+            touch += weight[e] + length[e]
+        for v in range(0, len(indptr), 8):
+            touch += indptr[v]
+    nowhere = np.empty(0, dtype=np.int32)
+    sent, far, hi = search_range(indptr, indices, weight, length, 0, n, d1, m1, s1, d2, m2, s2, done, start_node,
+                                 start_src.astype(np.int32), start_s, start_m, limit_s, width, top, entries, nowhere,
+                                 nowhere, np.empty(0), np.empty(0))
+    far = far if touch >= 0 else -far  # (used, so that the reads are made)
+    return d1, m1, s1, d2, m2, s2, far, hi, not one_source(start_src), sent >= 0
+
+
+@_jit
+def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, width, top, far, hi, owner, part,  # noqa: ANN001, ANN201, C901
                 entries):
-    """Pass 2 over the regions of sources ``s`` with ``s % parts == part``: their seeds (from
+    """Pass 2 over the regions of sources ``s`` with ``owner[s] == part``: their seeds (from
     :func:`first_pass`) carried on within each region; only these regions' nodes are written. Returns False
     where the entry pool ran out (the seeds are then spent: start again from a copy)."""
     n = len(d1)
@@ -165,7 +200,7 @@ def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, wi
     mask, inv = count - 1, 1.0 / width
     b = np.int64(1) << 62
     for v in range(n):
-        if s2[v] >= 0 and s1[v] % parts == part:
+        if s2[v] >= 0 and owner[s1[v]] == part:
             if used == len(node_of):
                 return False
             key = np.int64(d2[v] * inv)
@@ -235,7 +270,8 @@ def nearest_two_search(indptr, indices, weight, length, start_node, start_src, s
         return d1, m1, s1, d2, m2, s2
     seeds = d2.copy(), m2.copy(), s2.copy()
     entries = n + 1
-    while not second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, width, top, far, hi, 0, 1,
+    owner = np.zeros(np.max(start_src) + 1, dtype=np.int8)  # (one thread: every region its own)
+    while not second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, width, top, far, hi, owner, 0,
                           entries):
         d2[:] = seeds[0]
         m2[:] = seeds[1]

@@ -19,6 +19,12 @@ node's best two distinct labels are among the best two of each way out of it:
 
 Of equal times another of the tied sources may be named than in a search of the whole graph; seconds along
 a chain edge are added up before the search, so they may differ from a node-by-node sum in the last bit.
+
+Everything here is by the nodes' own *numbers* (``number``; ``node_of`` back), not the graph's: the core's
+first, in reverse Cuthill-McKee order, so that neighbours get near numbers (a search reads nearby memory)
+and the first ``half`` of them are a ball of the graph with a short border (a level of a breadth-first
+search), which the two threads of :mod:`locator.core.halves` search one each; then the chains' inner nodes,
+chain by chain; then the trees', a whole tree to one thread (``tree_group``) and each group's together.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from locator.core.buckets import first_pass, start_labels
 from locator.core.shortest import _jit, _keep_two
 
 _INF = np.inf
@@ -164,7 +169,10 @@ def _steps(indptr, indices, weight, length, ends, first, inner):  # noqa: ANN001
 class Contraction:
     """The core of one search graph (see the module docstring), with what is needed to go up and down."""
 
-    core: tuple[np.ndarray, ...]  # the core graph as the search takes it (indptr, indices, seconds, metres), by node
+    core: tuple[np.ndarray, ...]  # the core graph as the search takes it (indptr, indices, seconds, metres)
+    number: np.ndarray  # each node's number (below: all nodes by number; the core's are the lowest)
+    node_of: np.ndarray  # the node of each number
+    half: int  # core numbers below it are one half, the rest the other
     scale: tuple[float, float]  # its bucket width and longest edge
     pruned: np.ndarray  # each node's row among the pruned (trees in order, then chains' inner nodes), -1: core
     order: np.ndarray  # tree nodes, leaves first
@@ -174,10 +182,16 @@ class Contraction:
     first: np.ndarray  # chain c's inner nodes are inner[first[c]:first[c + 1]]
     inner: np.ndarray
     steps: np.ndarray  # (4, steps): seconds and metres forward, then backward, of each step along a chain
+    tree_group: np.ndarray  # 0 or 1 per tree node (in order): the thread that fills in its labels
 
     @property
     def chains(self) -> tuple[np.ndarray, ...]:
         return self.pruned, self.order, self.parent, self.up, self.ends, self.first, self.inner, self.steps
+
+    @property
+    def split(self) -> tuple[object, ...]:
+        """The core in halves, as :func:`locator.core.halves.labels` takes it."""
+        return (*self.core, self.half, self.tree_group, *self.scale)
 
     @classmethod
     def build(cls, search: tuple[np.ndarray, ...], back: tuple[np.ndarray, ...], n: int) -> Contraction:
@@ -205,10 +219,54 @@ class Contraction:
             b.append(y[ok])
             w.append(ws[ok])
             m.append(ms[ok])
-        matrix, metres = csr_from_edges(np.concatenate(a), np.concatenate(b), np.concatenate(w), np.concatenate(m), n)
+        a, b, w, m = np.concatenate(a), np.concatenate(b), np.concatenate(w), np.concatenate(m)
+        core_nodes = _near_numbers(np.nonzero(core)[0], a, b, n)
+        group = _tree_groups(order, parent, pruned)
+        # numbers: the core first (near numbers), then the chains' inner nodes chain by chain, then the trees'
+        # group by group: each thread writes its own stretch of memory
+        number = np.full(n, -1, dtype=np.int64)
+        number[core_nodes] = np.arange(len(core_nodes))
+        number[inner] = len(core_nodes) + np.arange(len(inner))
+        by_group = np.argsort(group, kind="stable")
+        number[order[by_group]] = len(core_nodes) + len(inner) + np.arange(len(order))
+        assert (number >= 0).all()  # (every node is of the core, a chain or a tree)
+        matrix, metres = csr_from_edges(number[a], number[b], w, m, len(core_nodes))
         graph = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data.astype(np.float64),
                  metres.astype(np.float64))
-        return cls(graph, buckets.bucket_scale(graph[2]), pruned, order, parent, up, ends, first, inner, steps)
+        node_of = np.argsort(number)
+        renumbered = pruned[node_of], number[order].astype(np.int32), np.where(
+            parent >= 0, number[parent], -1).astype(np.int32), up, number[ends].astype(np.int32), first, number[
+            inner].astype(np.int32), steps
+        return cls(graph, number, node_of, len(core_nodes) // 2, buckets.bucket_scale(graph[2]),
+                   *renumbered, group)
+
+
+def _near_numbers(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The core ``nodes`` in reverse Cuthill-McKee order of the edges a -> b between them (either way)."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    if not len(nodes):
+        return nodes
+    number = np.full(n, -1, dtype=np.int64)
+    number[nodes] = np.arange(len(nodes))
+    links = sparse.csr_matrix((np.ones(len(a), dtype=np.int8), (number[a], number[b])), shape=(len(nodes),) * 2)
+    return nodes[reverse_cuthill_mckee((links + links.T).tocsr(), symmetric_mode=True)]
+
+
+@_jit
+def _tree_groups(order, parent, pruned):  # noqa: ANN001, ANN202
+    """0 or 1 per tree node, a whole tree alike (each tree a parent's group, the roots taking turns), so that
+    a thread filling in its group's labels from the root out has every parent's before the child's."""
+    group = np.zeros(len(order), dtype=np.int8)
+    turn = 0
+    for j in range(len(order) - 1, -1, -1):  # (a parent comes after its children in ``order``)
+        p = parent[j]
+        if p >= 0 and 0 <= pruned[p] < len(order):
+            group[j] = group[pruned[p]]
+        else:
+            group[j], turn = turn, 1 - turn
+    return group
 
 
 @_jit
@@ -330,15 +388,16 @@ def _put(d1, m1, s1, d2, m2, s2, v, rows, row):  # noqa: ANN001, ANN202
 
 
 @_jit
-def going_down(own, d1, m1, s1, d2, m2, s2, pruned, order, parent, up, ends, first, inner, steps):  # noqa: ANN001, ANN201
-    """Fill in the pruned nodes' best two (in d1, m1, s1, d2, m2, s2, which hold the core search's) from the
-    core's and ``own`` (from :func:`going_up`); each pruned node written once."""
+def down_chains(own, d1, m1, s1, d2, m2, s2, pruned, order, parent, up, ends, first, inner, steps, part, parts):  # noqa: ANN001, ANN201
+    """Fill in the best two of the chains' inner nodes (in d1, m1, s1, d2, m2, s2, which hold the core
+    search's) from their ends' and ``own`` (from :func:`going_up`), for the ``part``-th of ``parts`` runs of
+    chains; each inner node written once."""
     longest = 0
     for c in range(len(ends)):
         longest = max(longest, first[c + 1] - first[c])
     ahead = np.empty((longest + 1, 6))  # a chain's labels from its end a, per inner node
     carry = np.empty((1, 6))
-    for c in range(len(ends)):
+    for c in range(part * len(ends) // parts, (part + 1) * len(ends) // parts):
         count = first[c + 1] - first[c]
         for toward in range(2):  # from a (forward steps, into ``ahead``), then from b (backward), with ``ahead``
             end = ends[c, toward]
@@ -357,7 +416,16 @@ def going_down(own, d1, m1, s1, d2, m2, s2, pruned, order, parent, up, ends, fir
                     row = count - 1 - i
                     _pass_on(ahead, row, carry, 0, 0.0, 0.0)
                     _put(d1, m1, s1, d2, m2, s2, inner[at], ahead, row)
+
+
+@_jit
+def down_trees(own, d1, m1, s1, d2, m2, s2, order, parent, up, tree_group, part):  # noqa: ANN001, ANN201
+    """Then the tree nodes of ``tree_group`` ``part`` (-1: all), from the root out: each the best two of its
+    own subtree's and of its parent's plus the step."""
+    carry = np.empty((1, 6))
     for j in range(len(order) - 1, -1, -1):
+        if part >= 0 and tree_group[j] != part:
+            continue
         v, p = order[j], parent[j]
         if p >= 0:
             carry[0, 0], carry[0, 1], carry[0, 2] = d1[p] + up[j, 2], m1[p] + up[j, 3], s1[p]
@@ -367,18 +435,3 @@ def going_down(own, d1, m1, s1, d2, m2, s2, pruned, order, parent, up, ends, fir
         else:
             row, rows = j, own
         _put(d1, m1, s1, d2, m2, s2, v, rows, row)
-
-
-@_jit
-def points_first_pass(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction, snap_m, pruned, order,  # noqa: ANN001, ANN201
-                      parent, up, ends, first, inner, steps, indptr, indices, weight, length, width, top, more):
-    """From points placed on segments (towards them: the coverage search), in one call: :func:`going_up`, then
-    :func:`locator.core.buckets.first_pass` on the core (``indptr ... length``; the entry pool ``more`` times
-    the usual size). Returns ``own`` and the pass's results."""
-    point, node, secs, metres = start_labels(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction,
-                                             snap_m, True)
-    own, node, src, secs, metres = going_up(point, node, secs, metres, pruned, order, parent, up, ends, first, inner,
-                                            steps)
-    n = len(pruned)
-    return own, first_pass(indptr, indices, weight, length, node, src, secs, metres, n, _INF, width, top,
-                           more * (n + len(node) + 1), True)

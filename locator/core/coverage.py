@@ -14,7 +14,6 @@ cells of centre points clipped to their district, a stand-in where real 街道 b
 
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,12 +26,9 @@ import shapely
 from locator import crs as crs_mod
 from locator.core.network import (
     DEFAULT_MAX_SNAP_M,
-    NodeLabels,
     Profile,
-    Routing,
     Snapped,
     StreetGraph,
-    _core_search,
     get_profile,
 )
 from locator.core.snapshot import Snapshot
@@ -150,38 +146,24 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
     if mode not in MODES:
         raise InvalidParameter(f"mode must be one of {', '.join(MODES)} (got {mode!r})", param="mode")
     sx, sy = _station_xy(stations) if len(stations) else (np.zeros(0), np.zeros(0))
-    if mode == "network":
-        snapped = Snapped(*graph.snap_index(prof).nearest(sx, sy))
-        far = snapped.snap_m > max_snap_m
-    else:
-        snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), np.zeros(len(sx)))
-        far = np.zeros(len(sx), dtype=bool)
-
-    def frames(table: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        ids = _texts(stations["id"]) if "id" in stations else np.arange(len(stations)).astype(str)
-        names = _texts(stations["name"]) if "name" in stations else ids
-        # no copies: the street columns are shared per graph (read-only), the rest is new
-        columns = {**_street_columns(graph), **{key: table[key] for key in (
-            "distance_m", "time_min", "second_distance_m", "second_time_min")}}
-        placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m,
-                               "far": far}, copy=False)
-        return pd.DataFrame(columns, copy=False), placed
-
     if mode == "network" and graph.n_segments:
-        # the tables are made (pandas, holding the GIL) around the result's arrays while the other thread runs
-        # the search's first pass; the arrays are filled in after
-        n = graph.n_segments
-        table = dict(zip(_TABLE_KEYS, (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32), np.empty(n),
-                                       np.empty(n), np.empty(n, dtype=np.int32)), strict=True))
-        routing = graph.routing(prof)
-        lab, (segs, placed) = _core_search(graph, routing, snapped, meanwhile=lambda: frames(table))
-        _segment_table(graph, routing, snapped, lab, table)
+        snapped, table = _network_pass(graph, prof, sx, sy)
     else:
         # (no streets: nothing to measure, and nothing to index into)
+        reach = np.full(len(sx), np.inf if mode == "network" else 0.0)
+        snapped = Snapped(np.full(len(sx), -1), np.zeros(len(sx)), reach)
         table = _straight_table(graph, prof, sx, sy) if mode == "straight" else dict(zip(_TABLE_KEYS, (
             np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros(0),
             np.zeros(0, dtype=np.int32)), strict=True))
-        segs, placed = frames(table)
+    far = snapped.snap_m > max_snap_m if mode == "network" else np.zeros(len(sx), dtype=bool)
+    ids = _texts(stations["id"]) if "id" in stations else np.arange(len(stations)).astype(str)
+    names = _texts(stations["name"]) if "name" in stations else ids
+    # no copies: the street columns are shared per graph (read-only), the rest is new
+    columns = {**_street_columns(graph), **{key: table[key] for key in (
+        "distance_m", "time_min", "second_distance_m", "second_time_min")}}
+    segs = pd.DataFrame(columns, copy=False)
+    placed = pd.DataFrame({"id": ids, "name": names, "segment": snapped.segment, "snap_m": snapped.snap_m, "far": far},
+                          copy=False)
     return SegmentCoverage(segs, placed, prof, mode, nearest=table["station"], second=table["second_station"])
 
 
@@ -205,27 +187,23 @@ def _street_columns(graph: StreetGraph) -> dict[str, object]:
         return graph._cache[key]
 
 
-def _segment_table(graph: StreetGraph, routing: Routing, snapped: Snapped, lab: NodeLabels,
-                   table: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Per segment, the nearest and second-nearest station from the midpoint, given the node labels (into
-    ``table``'s arrays where given)."""
-    from locator.core import parallel, shortest
+def _network_pass(graph: StreetGraph, prof: Profile, sx: np.ndarray, sy: np.ndarray) -> tuple[Snapped, dict]:
+    """The stations snapped, the node labels and the per-segment table, in one compiled call on two threads
+    (:func:`locator.core.halves.coverage`): per segment, the nearest and second-nearest station from the
+    midpoint (leave forward through v, backward through u, or reach a station on the segment itself)."""
+    from locator.core import halves, parallel
 
-    n = graph.n_segments
-    if table is None:
-        table = dict(zip(_TABLE_KEYS, (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32), np.empty(n),
-                                       np.empty(n), np.empty(n, dtype=np.int32)), strict=True))
-    out = tuple(table[key] for key in _TABLE_KEYS)
-    # one compiled loop over the segments, its two halves at once: leave forward through v (nearest, second
-    # label), backward through u, or reach a station on the segment itself; the quickest and the quickest other
-    half_fwd_s, half_bwd_s = routing.seg_half_s
-    segments = functools.partial(shortest.segment_table, graph.seg_u, graph.seg_v, graph.seg_half_m, half_fwd_s,
-                                 half_bwd_s, lab.seconds, lab.metres, lab.source, lab.second_seconds, lab.second_metres,
-                                 lab.second_source, snapped.segment, snapped.fraction, snapped.snap_m,
-                                 graph.seg_length_m, routing.seg_fwd_s, routing.seg_bwd_s,
-                                 routing.profile.walk_kmh / 3.6)
-    parallel.both(lambda: segments(0, n // 2, *out), lambda: segments(n // 2, n, *out))
-    return table
+    routing, index = graph.routing(prof), graph.snap_index(prof)
+    con = routing.contraction
+    x, y = np.array(sx, dtype=float), np.array(sy, dtype=float)  # (own, writable: one compiled variant)
+    more = 1
+    while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
+        with parallel.one_at_a_time():
+            *out, ok = halves.coverage(x, y, *index.grid, *routing.seg_numbers, graph.seg_length_m, routing.seg_fwd_s,
+                                       routing.seg_bwd_s, prof.walk_kmh / 3.6, *con.chains, *con.split, more)
+        if ok:
+            return Snapped(*out[:3]), dict(zip(_TABLE_KEYS, out[3:], strict=True))
+        more *= 4
 
 
 def _straight_table(graph: StreetGraph, prof: Profile, sx: np.ndarray, sy: np.ndarray) -> dict[str, np.ndarray]:

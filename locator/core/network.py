@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -56,7 +56,6 @@ from locator.errors import InvalidParameter
 if TYPE_CHECKING:
     from locator.core.contract import Contraction
 
-T = TypeVar("T")
 
 WALK_KMH = 4.8
 DEFAULT_MAX_SNAP_M = 150.0
@@ -125,6 +124,7 @@ class Routing:
     rev_len_m: np.ndarray
     seg_fwd_s: np.ndarray  # seconds along the whole segment u -> v; inf where not allowed
     seg_bwd_s: np.ndarray  # v -> u
+    seg_ends: tuple[np.ndarray, np.ndarray]  # the graph's seg_u, seg_v
 
     @cached_property
     def kernel_fwd(self) -> tuple[np.ndarray, ...]:
@@ -150,9 +150,9 @@ class Routing:
         return Contraction.build(self.kernel_rev, self.kernel_fwd, self.fwd.shape[0])
 
     @cached_property
-    def seg_half_s(self) -> tuple[np.ndarray, np.ndarray]:
-        """Seconds from each segment's midpoint to v (forward) and to u (backward); inf where not allowed."""
-        return self.seg_fwd_s / 2, self.seg_bwd_s / 2
+    def seg_numbers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each segment's ends by their numbers in :attr:`contraction` (as the coverage search gives labels)."""
+        return self.contraction.number[self.seg_ends[0]], self.contraction.number[self.seg_ends[1]]
 
 
 def _kernel_arrays(matrix: sparse.csr_matrix, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -216,10 +216,6 @@ class StreetGraph:
         owner = np.repeat(np.arange(len(seg)), counts)
         first = np.repeat(self.seg_start[seg] - (np.cumsum(counts) - counts), counts)
         return shapely.linestrings(self.coords[first + np.arange(counts.sum())], indices=owner)
-
-    @cached_property
-    def seg_half_m(self) -> np.ndarray:
-        return self.seg_length_m / 2
 
     @cached_property
     def seg_midpoint_xy(self) -> np.ndarray:
@@ -312,25 +308,25 @@ class SnapIndex:
         return cls(piece_seg, offset, (x0, y0), cell_m, (nx, ny), cell_start, item_xy, item_piece,
                    graph.seg_length_m)
 
+    @property
+    def grid(self) -> tuple[object, ...]:
+        """The index as the compiled kernels take it (:func:`locator.core.snapgrid.grid_nearest`)."""
+        return (self.cell_start, self.item_xy, self.item_piece, *self.origin, self.cell_m, *self.shape, self.piece_seg,
+                self.piece_offset_m)
+
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Segment, fraction along it and distance of the nearest usable point for each (x, y); many points in
         two halves at once."""
-        from locator.core import parallel, snapgrid
+        from locator.core import halves, parallel, snapgrid
 
         x, y = np.array(x, dtype=float), np.array(y, dtype=float)  # (own, writable: one compiled variant)
         if not len(self.item_piece) or not len(x):
             return np.full(len(x), -1, dtype=np.int64), np.zeros(len(x)), np.full(len(x), np.inf)
 
-        def some(part: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            return snapgrid.grid_nearest(x[part], y[part], self.cell_start, self.item_xy, self.item_piece,
-                                         *self.origin, self.cell_m, *self.shape, self.piece_seg, self.piece_offset_m,
-                                         self.seg_length_m)
-
         if len(x) < 256:  # (a few points are quicker than a hand-over to the other thread)
-            return some(slice(None))
-        half = len(x) // 2
-        first, second = parallel.both(lambda: some(slice(0, half)), lambda: some(slice(half, None)))
-        return tuple(np.concatenate(pair) for pair in zip(first, second, strict=True))  # type: ignore[return-value]
+            return snapgrid.grid_nearest(x, y, *self.grid, self.seg_length_m)
+        with parallel.one_at_a_time():
+            return halves.snap(x, y, *self.grid, self.seg_length_m)
 
 
 def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
@@ -357,8 +353,8 @@ def _build_routing(graph: StreetGraph, prof: Profile) -> Routing:
     n = graph.n_nodes
     fwd, fwd_len = csr_from_edges(a, b, t, length, n)
     rev, rev_len = csr_from_edges(b, a, t, length, n)
-    routing = Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s)
-    routing.kernel_fwd, routing.kernel_rev, routing.seg_half_s, routing.bucket_scale, routing.contraction  # noqa: B018 - built now, with the graph, not by the first search
+    routing = Routing(prof, fwd, fwd_len, rev, rev_len, fwd_s, bwd_s, (graph.seg_u, graph.seg_v))
+    routing.kernel_fwd, routing.kernel_rev, routing.bucket_scale, routing.seg_numbers  # noqa: B018 - built now, with the graph, not by the first search
     return routing
 
 
@@ -543,7 +539,7 @@ def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: b
     from locator.core import buckets, parallel
 
     if towards and limit_s == np.inf and graph.n_nodes:
-        return _core_search(graph, routing, points)[0]
+        return _core_search(graph, routing, points)
     arrays = routing.kernel_rev if towards else routing.kernel_fwd
     width, top = routing.bucket_scale
     n, limit_s, more = graph.n_nodes, float(limit_s), 1
@@ -555,39 +551,32 @@ def _search(graph: StreetGraph, routing: Routing, points: Snapped, *, towards: b
             limit_s, width, top, more, limit_s == np.inf)  # (a search without a limit reads the whole graph)
         if ok and several:
             entries = more * (n + 2 * len(points.segment) + 1)
+            owner = (np.arange(len(points.segment)) % 2).astype(np.int8)  # even and odd points' regions
             ok = all(parallel.both(*(functools.partial(buckets.second_pass, *arrays, limit_s, d1, s1, d2, m2, s2, width,
-                                                       top, far, hi, part, 2, entries) for part in (0, 1))))
+                                                       top, far, hi, owner, part, entries) for part in (0, 1))))
         if ok:
             return NodeLabels(d1, m1, s1, d2, m2, s2)
         more *= 4
 
 
-def _core_search(graph: StreetGraph, routing: Routing, points: Snapped, *,
-                 meanwhile: Callable[[], T] | None = None) -> tuple[NodeLabels, T | None]:
+def _core_search(graph: StreetGraph, routing: Routing, points: Snapped, *, by_number: bool = False) -> NodeLabels:
     """:func:`_search` towards the points without a limit (the coverage search), on the graph's core
-    (:mod:`locator.core.contract`): the labels of the pruned nodes come from the core's and the points'.
-    ``meanwhile`` runs here while the other thread (where there are two cores) runs the first pass."""
-    from locator.core import buckets, contract, parallel
+    (:mod:`locator.core.contract`), on two threads (:mod:`locator.core.halves`): the labels of the pruned
+    nodes come from the core's and the points'. ``by_number``: the labels by node number in the contraction
+    (:attr:`Routing.seg_numbers` gives the segments' ends), not by node."""
+    from locator.core import halves, parallel
 
     con = routing.contraction
-    n, more, extra = graph.n_nodes, 1, None
+    more = 1
     while True:  # a pool of queue entries too small (many labels corrected again) is rare: again with more
-        first = functools.partial(contract.points_first_pass, graph.seg_u, graph.seg_v, graph.seg_length_m,
-                                  routing.seg_fwd_s, routing.seg_bwd_s, routing.profile.walk_kmh / 3.6,
-                                  np.array(points.segment, dtype=np.int64), np.array(points.fraction, dtype=float),
-                                  np.array(points.snap_m, dtype=float), *con.chains, *con.core, *con.scale, more)
-        if meanwhile is not None:
-            extra, (own, (d1, m1, s1, d2, m2, s2, far, hi, several, ok)) = parallel.both(meanwhile, first)
-            meanwhile = None
-        else:
-            own, (d1, m1, s1, d2, m2, s2, far, hi, several, ok) = first()
-        if ok and several:
-            entries = more * (n + 2 * len(points.segment) + 1)
-            ok = all(parallel.both(*(functools.partial(buckets.second_pass, *con.core, np.inf, d1, s1, d2, m2, s2,
-                                                       *con.scale, far, hi, part, 2, entries) for part in (0, 1))))
+        with parallel.one_at_a_time():
+            *lab, ok = halves.labels_from_points(*routing.seg_numbers, graph.seg_length_m, routing.seg_fwd_s,
+                                                 routing.seg_bwd_s, routing.profile.walk_kmh / 3.6,
+                                                 np.array(points.segment, dtype=np.int64),
+                                                 np.array(points.fraction, dtype=float),
+                                                 np.array(points.snap_m, dtype=float), *con.chains, *con.split, more)
         if ok:
-            contract.going_down(own, d1, m1, s1, d2, m2, s2, *con.chains)
-            return NodeLabels(d1, m1, s1, d2, m2, s2), extra
+            return NodeLabels(*(lab if by_number else (column[con.number] for column in lab)))
         more *= 4
 
 

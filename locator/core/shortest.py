@@ -28,6 +28,17 @@ def _jit(func, **options):  # noqa: ANN001, ANN003, ANN202 - a decorator
         return numba.njit(cache=False, nogil=True, **options)(func)
 
 
+def _jit_parallel(func):  # noqa: ANN001, ANN202 - a decorator
+    """For kernels with ``prange`` loops (the threading layer is chosen in :mod:`locator.core.parallel`)."""
+    from locator.core import parallel  # noqa: F401 - (before any parallel kernel runs)
+
+    # only the explicit prange loops: numba would otherwise make every array expression (np.full, a fancy
+    # index) a parallel loop of its own, each a hand-over to the other thread for a few microseconds' work
+    only_prange = {"prange": True, "comprehension": False, "setitem": False, "reduction": False, "numpy": False,
+                   "stencil": False, "fusion": False, "inplace_binop": False}
+    return _jit(func, parallel=only_prange)
+
+
 def _jit_inline(func):  # noqa: ANN001, ANN202
     return _jit(func, inline="always")
 
@@ -194,12 +205,13 @@ def _keep_two(s, m, w, s1, m1, w1, s2, m2, w2):  # noqa: ANN001, ANN202, PLR0913
 
 
 @_jit
-def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2,  # noqa: ANN001, ANN201
+def segment_best_two(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, d1, m1, o1, d2, m2, o2,  # noqa: ANN001, ANN201
                      st_seg, st_s, st_m, order, first, last, t1, out_m1, out_s1, t2, out_m2, out_s2):
     """Per segment ``first <= k < last``, from its midpoint: the quickest station and the quickest other one.
 
     Candidates, in this order (the first wins a tie): leave forward through ``seg_v`` (its nearest and
-    second labels: ``half_fwd_s + d1[v]``, ``half_m + m1[v]``, ...), backward through ``seg_u``, then the
+    second labels: half of ``fwd_s`` + ``d1[v]``, half of ``seg_length_m`` + ``m1[v]``, ...), backward (half of
+    ``bwd_s``) through ``seg_u``, then the
     stations placed on the segment itself (``st_seg``, seconds ``st_s``, metres ``st_m`` from the midpoint;
     ``order`` lists the stations by segment, in station order within one): the quickest, and the quickest of
     another source, each the first of equals. Writes minutes, metres and source of both
@@ -215,7 +227,7 @@ def segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d
     i = lo
     for k in range(first, last):
         v, u = seg_v[k], seg_u[k]
-        fwd, bwd, hm = half_fwd_s[k], half_bwd_s[k], half_m[k]
+        fwd, bwd, hm = 0.5 * fwd_s[k], 0.5 * bwd_s[k], 0.5 * seg_length_m[k]
         a_s, a_m, a_w, b_s, b_m, b_w = _INF, _INF, -1, _INF, _INF, -1
         a_s, a_m, a_w, b_s, b_m, b_w = _keep_two(fwd + d1[v], hm + m1[v], o1[v], a_s, a_m, a_w, b_s, b_m, b_w)
         a_s, a_m, a_w, b_s, b_m, b_w = _keep_two(fwd + d2[v], hm + m2[v], o2[v], a_s, a_m, a_w, b_s, b_m, b_w)
@@ -265,28 +277,18 @@ def warm() -> None:
     sources = np.zeros(1, dtype=np.int32)  # as the search gives them
     segment_best_two(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs, ends, 0, 1, xs.copy(),
                      xs.copy(), sources.copy(), xs.copy(), xs.copy(), sources.copy())
-    segment_table(ends, ends, xs, xs, xs, xs, xs, sources, xs, xs, sources, ends, xs, xs, xs, xs, xs, 1.0, 0, 1,
-                  xs.copy(), xs.copy(), sources.copy(), xs.copy(), xs.copy(), sources.copy())
     for towards in (True, False):
         buckets.first_pass_from_points(ends, ends, xs, xs, xs, 1.0, ends, xs, xs, towards, indptr, indices, weight,
                                        weight, 2, _INF, 1.0, 1.0, 1, True)
-    from locator.core import contract
+    from locator.core import contract, halves
 
     core = contract.Contraction.build((indptr, indices, weight, weight), (indptr, indices, weight, weight), 2)
-    own, (d1, m1, s1, d2, m2, s2, far, hi, *_) = contract.points_first_pass(ends, ends, xs, xs, xs, 1.0, ends, xs, xs,
-                                                                             *core.chains, *core.core, 1.0, 1.0, 1)
-    buckets.second_pass(*core.core, _INF, d1, s1, d2, m2, s2, 1.0, 1.0, far, hi, 0, 2, 10)
-    contract.going_down(own, d1, m1, s1, d2, m2, s2, *core.chains)
     cells, item_xy, item_piece = snapgrid.grid_cells(xs, xs, xs + 1, xs, 0.0, 0.0, 1.0, 1, 1)
-    snapgrid.grid_nearest(xs, xs, cells, item_xy, item_piece, 0.0, 0.0, 1.0, 1, 1, ends, xs + 1, xs + 1)
-
-
-@_jit
-def segment_table(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2, segment, fraction,  # noqa: ANN001, ANN201
-                  snap_m, seg_length_m, fwd_s, bwd_s, walk_ms, first, last, t1, out_m1, out_s1, t2, out_m2, out_s2):
-    """:func:`segment_best_two` for segments ``first <= k < last`` from stations placed on segments (segment,
-    fraction, snap_m; see :func:`midpoint_reach`), in one call."""
-    st_s, st_m = midpoint_reach(segment, fraction, snap_m, seg_length_m, fwd_s, bwd_s, walk_ms)
-    order = np.argsort(segment, kind="mergesort")
-    segment_best_two(seg_u, seg_v, half_m, half_fwd_s, half_bwd_s, d1, m1, o1, d2, m2, o2, segment, st_s, st_m,
-                     order, first, last, t1, out_m1, out_s1, t2, out_m2, out_s2)
+    grid = (cells, item_xy, item_piece, 0.0, 0.0, 1.0, 1, 1, ends, xs + 1)
+    snapgrid.grid_nearest(xs, xs, *grid, xs + 1)
+    halves.snap(xs, xs, *grid, xs + 1)
+    for points in (xs, np.zeros(2)):  # one station, then two (pass 2 too)
+        halves.coverage(points, points.copy(), *grid, ends, ends + 1, xs + 1, xs + 1, xs + 1, 1.0, *core.chains,
+                        *core.split, 1)
+        halves.labels_from_points(ends, ends + 1, xs + 1, xs + 1, xs + 1, 1.0, np.zeros(len(points), dtype=np.int64),
+                                  points, points, *core.chains, *core.split, 1)

@@ -76,6 +76,8 @@ def grid_nearest(px, py, start, item_xy, item_piece, x0, y0, cell_m, nx, ny, pie
     fraction = np.zeros(n)
     dist = np.full(n, _INF)
     pick_of, along_of = np.full(n, -1, dtype=np.int64), np.zeros(n)
+    if not len(item_piece):  # (no street to snap to)
+        return segment, fraction, dist
     slack = 1e-6 * cell_m
     for q in range(n):
         x, y = px[q], py[q]

@@ -444,10 +444,12 @@ def test_two_pass_search_with_starts_far_apart_and_a_small_entry_pool():
                                                                            100_000, True)
         assert several
         assert ok
+        one = np.zeros(12, dtype=np.int8)
         assert not buckets.second_pass(*graph, limit, d1, s1, d2.copy(), m2.copy(), s2.copy(), width, top, far, hi,
-                                       0, 1, 2)
+                                       one, 0, 2)
         for part in (1, 0):
-            assert buckets.second_pass(*graph, limit, d1, s1, d2, m2, s2, width, top, far, hi, part, 2, n + 1)
+            assert buckets.second_pass(*graph, limit, d1, s1, d2, m2, s2, width, top, far, hi, np.arange(12) % 2, part,
+                                       n + 1)
         for got, want in zip((d1, m1, s1, d2, m2, s2), labels, strict=True):
             np.testing.assert_array_equal(got, want)
 
@@ -459,27 +461,49 @@ def test_a_point_without_coordinates_snaps_nowhere(grid):
 
 
 def _core_labels(search: tuple, back: tuple, n: int, starts: tuple) -> tuple[np.ndarray, ...]:
-    """The two-label search on the graph's core, the pruned nodes' labels up and down (as _core_search)."""
-    from locator.core import buckets, contract
+    """The two-label search on the graph's core in two halves, the pruned nodes' labels up and down (as
+    _core_search), by node."""
+    from locator.core import contract, halves
 
     con = contract.Contraction.build(search, back, n)
     node, src, secs, metres = starts
-    own, c_node, c_src, c_s, c_m = contract.going_up(src, node, secs, metres, *con.chains)
-    width, top = con.scale
-    d1, m1, s1, d2, m2, s2, far, hi, _, ok = buckets.first_pass(*con.core, c_node, c_src, c_s, c_m, n, np.inf, width,
-                                                                top, 10 * (n + len(c_node) + 1), True)
+    *labels, ok = halves.labels(src, con.number[node], secs, metres, *con.chains, *con.split, 1)
     assert ok
-    for part in (0, 1):
-        assert buckets.second_pass(*con.core, np.inf, d1, s1, d2, m2, s2, width, top, far, hi, part, 2, 10 * (n + 1))
-    contract.going_down(own, d1, m1, s1, d2, m2, s2, *con.chains)
-    return d1, m1, s1, d2, m2, s2
+    return tuple(column[con.number] for column in labels)
+
+
+def test_core_search_in_halves_reports_no_room():
+    """With no room for queue entries or labels crossing between the halves the search says so (the caller
+    starts again with more); with room it equals the one-thread search, over a border many labels cross."""
+    from locator.core import buckets, contract, halves
+
+    rng = np.random.default_rng(78)
+    n = 400
+    a, b = rng.integers(0, n, 1600), rng.integers(0, n, 1600)
+    w = rng.uniform(0.1, 2.0, 1600)
+    keep = a != b
+    matrix, length = csr_from_edges(a[keep], b[keep], w[keep], 3 * w[keep], n)
+    back_m, back_l = csr_from_edges(b[keep], a[keep], w[keep], 3 * w[keep], n)
+    search = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length)
+    back = (back_m.indptr.astype(np.int64), back_m.indices.astype(np.int32), back_m.data, back_l)
+    con = contract.Contraction.build(search, back, n)
+    assert 100 < con.half < n  # a core to cut in two
+    node, src = rng.integers(0, n, 30), np.arange(30) % 12
+    secs = rng.uniform(0, 5, 30)
+    assert not halves.labels(src, con.number[node], secs, 3 * secs, *con.chains, *con.split, 0)[-1]
+    *got, ok = halves.labels(src, con.number[node], secs, 3 * secs, *con.chains, *con.split, 1)
+    assert ok
+    want = buckets.nearest_two_search(*search, node, src, secs, 3 * secs, n, np.inf)
+    for k in (0, 1, 3, 4):
+        np.testing.assert_allclose(got[k][con.number], want[k], rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_search_on_the_core_matches_the_whole_graph(seed):
     """Random street-like graphs (a tree with some cross links, edges cut into runs of degree-2 nodes,
     dead ends, a lone cycle, an isolated node, some one-way steps and zero-length ones) and sources anywhere,
-    on pruned nodes too: the labels from the core and the passes up and down equal the whole graph's."""
+    on pruned nodes too: the labels from the core (searched in two halves, labels crossing between them in
+    rounds) and the passes up and down equal the whole graph's."""
     from locator.core import buckets
 
     rng = np.random.default_rng(900 + seed)
