@@ -46,8 +46,9 @@ def _load_tbb() -> bool:
 
 
 TBB = _load_tbb()
-if "NUMBA_THREADING_LAYER" not in os.environ:  # (set before the first parallel kernel runs)
+if "NUMBA_THREADING_LAYER" not in os.environ:  # (set before the first parallel kernel runs; else as asked)
     numba.config.THREADING_LAYER = "tbb" if TBB else "workqueue"
+_SHARED = TBB and numba.config.THREADING_LAYER in ("tbb", "safe")  # (may be entered by two threads at once)
 _launch = threading.Lock()
 
 
@@ -55,7 +56,7 @@ _launch = threading.Lock()
 def one_at_a_time() -> Iterator[None]:
     """Around a call of a parallel kernel: nothing with TBB; else one caller at a time (workqueue can't
     take two)."""
-    if TBB:
+    if _SHARED:
         yield
         return
     with _launch:
