@@ -173,6 +173,7 @@ class Contraction:
     number: np.ndarray  # each node's number (below: all nodes by number; the core's are the lowest)
     node_of: np.ndarray  # the node of each number
     half: int  # core numbers below it are one half, the rest the other
+    border: int  # core edges between the halves
     scale: tuple[float, float]  # its bucket width and longest edge
     pruned: np.ndarray  # each node's row among the pruned (trees in order, then chains' inner nodes), -1: core
     order: np.ndarray  # tree nodes, leaves first
@@ -191,7 +192,7 @@ class Contraction:
     @property
     def split(self) -> tuple[object, ...]:
         """The core in halves, as :func:`locator.core.halves.labels` takes it."""
-        return (*self.core, self.half, self.tree_group, *self.scale)
+        return (*self.core, self.half, self.border, self.tree_group, *self.scale)
 
     @classmethod
     def build(cls, search: tuple[np.ndarray, ...], back: tuple[np.ndarray, ...], n: int) -> Contraction:
@@ -237,7 +238,10 @@ class Contraction:
         renumbered = pruned[node_of], number[order].astype(np.int32), np.where(
             parent >= 0, number[parent], -1).astype(np.int32), up, number[ends].astype(np.int32), first, number[
             inner].astype(np.int32), steps
-        return cls(graph, number, node_of, len(core_nodes) // 2, buckets.bucket_scale(graph[2]),
+        half = len(core_nodes) // 2
+        border = int(np.count_nonzero((np.repeat(np.arange(len(core_nodes)), np.diff(graph[0])) < half)
+                                      != (graph[1] < half)))
+        return cls(graph, number, node_of, half, border, buckets.bucket_scale(graph[2]),
                    *renumbered, group)
 
 

@@ -46,19 +46,15 @@ def snap(px, py, start, item_xy, item_piece, x0, y0, cell_m, nx, ny, piece_seg, 
 
 
 @_jit_parallel
-def _pass_one(indptr, indices, weight, length, half, node, src, secs, metres, width, top, more, d1, m1, s1, d2, m2,  # noqa: ANN001, ANN202
-              s2):
+def _pass_one(indptr, indices, weight, length, half, border, node, src, secs, metres, width, top, more, d1, m1, s1,  # noqa: ANN001, ANN202
+              d2, m2, s2):
     """Pass 1 on the core (into d1, m1, s1 by core number, and the seeds of pass 2 into d2, m2, s2), a half
-    per thread, in rounds until no label crosses the border (see the module docstring). Returns False where
-    room ran out."""
+    per thread, in rounds until no label crosses the ``border`` edges (see the module docstring). Returns
+    False where room ran out."""
     n = len(indptr) - 1
     d1[:], m1[:], s1[:], d2[:], m2[:], s2[:] = _INF, _INF, -1, _INF, _INF, -1
     done = np.zeros(n, dtype=np.bool_)
     bounds = np.array([0, half, n])
-    border = 0
-    for v in range(n):
-        for e in range(indptr[v], indptr[v + 1]):
-            border += (v < half) != (indices[e] < half)
     room = len(node) + more * (2 * border + 16)  # (round 0 holds every start)
     # mail[r % 2, p]: what half p sent in round r (node, source, seconds, metres), sent[r % 2, p] how many
     mail_node = np.empty((2, 2, room), dtype=np.int32)
@@ -90,7 +86,7 @@ def _pass_one(indptr, indices, weight, length, half, node, src, secs, metres, wi
 
 @_jit_parallel
 def labels(point, node, secs, metres, pruned, order, parent, up, ends, first, inner, steps, indptr, indices,  # noqa: ANN001, ANN201
-           weight, length, half, tree_group, width, top, more):
+           weight, length, half, border, tree_group, width, top, more):
     """Every node's quickest seconds, metres and source to the nearest and the nearest other source, from
     starting labels (point, node, seconds, metres; nodes by their numbers), on two threads. Returns d1, m1,
     s1, d2, m2, s2 by node number and False where room ran out (call again with a larger ``more``)."""
@@ -101,8 +97,8 @@ def labels(point, node, secs, metres, pruned, order, parent, up, ends, first, in
     d1, m1, s1 = np.empty(n), np.empty(n), np.empty(n, dtype=np.int32)
     d2, m2, s2 = np.empty(n), np.empty(n), np.empty(n, dtype=np.int32)
     c1, cm1, cs1, c2, cm2, cs2 = d1[:nc], m1[:nc], s1[:nc], d2[:nc], m2[:nc], s2[:nc]
-    ok = _pass_one(indptr, indices, weight, length, half, node, src, secs, metres, width, top, more, c1, cm1, cs1, c2,
-                   cm2, cs2)
+    ok = _pass_one(indptr, indices, weight, length, half, border, node, src, secs, metres, width, top, more, c1, cm1,
+                   cs1, c2, cm2, cs2)
     if ok and not one_source(src):
         far, hi = 0.0, 0.0
         for v in range(nc):
@@ -126,14 +122,14 @@ def labels(point, node, secs, metres, pruned, order, parent, up, ends, first, in
 
 @_jit
 def labels_from_points(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction, snap_m, pruned, order,  # noqa: ANN001, ANN201
-                       parent, up, ends, first, inner, steps, indptr, indices, weight, length, half, tree_group, width,
-                       top, more):
+                       parent, up, ends, first, inner, steps, indptr, indices, weight, length, half, border,
+                       tree_group, width, top, more):
     """:func:`labels` towards points placed on segments (the coverage search), ``seg_u``, ``seg_v`` by node
     number."""
     point, node, secs, metres = start_labels(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment, fraction,
                                              snap_m, True)
     return labels(point, node, secs, metres, pruned, order, parent, up, ends, first, inner, steps, indptr, indices,
-                  weight, length, half, tree_group, width, top, more)
+                  weight, length, half, border, tree_group, width, top, more)
 
 
 @_jit_parallel
@@ -156,7 +152,7 @@ def table(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, d1, m1, s1, d2, m2,
 @_jit
 def coverage(px, py, start, item_xy, item_piece, x0, y0, cell_m, nx, ny, piece_seg, piece_offset_m, seg_u, seg_v,  # noqa: ANN001, ANN201
              seg_length_m, fwd_s, bwd_s, walk_ms, pruned, order, parent, up, ends, first, inner, steps, indptr, indices,
-             weight, length, half, tree_group, width, top, more):
+             weight, length, half, border, tree_group, width, top, more):
     """The whole coverage pass in one call: :func:`snap` the stations (x, y), :func:`labels_from_points`,
     :func:`table`. Returns the stations' segment, fraction and snap distance, the table's six columns and
     False where room ran out (call again with a larger ``more``)."""
@@ -164,8 +160,8 @@ def coverage(px, py, start, item_xy, item_piece, x0, y0, cell_m, nx, ny, piece_s
                                      piece_offset_m, seg_length_m)
     d1, m1, s1, d2, m2, s2, ok = labels_from_points(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, segment,
                                                     fraction, snap_m, pruned, order, parent, up, ends, first, inner,
-                                                    steps, indptr, indices, weight, length, half, tree_group, width,
-                                                    top, more)
+                                                    steps, indptr, indices, weight, length, half, border, tree_group,
+                                                    width, top, more)
     t1, out_m1, out_s1, t2, out_m2, out_s2 = table(seg_u, seg_v, seg_length_m, fwd_s, bwd_s, walk_ms, d1, m1, s1, d2,
                                                    m2, s2, segment, fraction, snap_m)
     return segment, fraction, snap_m, t1, out_m1, out_s1, t2, out_m2, out_s2, ok
