@@ -415,6 +415,19 @@ def _source_time(adj: dict, node: np.ndarray, src: np.ndarray, offset: np.ndarra
     return np.inf
 
 
+def random_graph(rng: np.random.Generator, n: int, edges: int, *, shortest: float) -> tuple[tuple, tuple]:
+    """Random directed edges between n nodes (seconds from ``shortest`` to 2, metres three times that), as the
+    search takes them (CSR: indptr, indices, seconds, metres) and turned round."""
+    a, b = rng.integers(0, n, edges), rng.integers(0, n, edges)
+    w = rng.uniform(shortest, 2.0, edges)
+    keep = a != b
+    graphs = []
+    for x, y in ((a[keep], b[keep]), (b[keep], a[keep])):
+        matrix, length = csr_from_edges(x, y, w[keep], 3 * w[keep], n)
+        graphs.append((matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length))
+    return graphs[0], graphs[1]
+
+
 def test_two_pass_search_with_starts_far_apart_and_a_small_entry_pool():
     """Starting labels spread over far more time than any edge (the bucket window must hold them all); an
     entry pool too small for the work is reported (the callers start again with a larger one); pass 2 shared
@@ -424,16 +437,12 @@ def test_two_pass_search_with_starts_far_apart_and_a_small_entry_pool():
 
     rng = np.random.default_rng(77)
     n = 400
-    a, b = rng.integers(0, n, 1600), rng.integers(0, n, 1600)
-    w = rng.uniform(0.0, 2.0, 1600)
-    keep = a != b
-    matrix, length = csr_from_edges(a[keep], b[keep], w[keep], 3 * w[keep], n)
-    graph = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length)
+    graph, _ = random_graph(rng, n, 1600, shortest=0.0)
+    width, top = buckets.bucket_scale(graph[2])
     node = rng.integers(0, n, 30)
     src = np.arange(30) % 12
     offset = rng.uniform(0, 5000, 30)
     starts = (node, src, offset, 3 * offset)
-    width, top = buckets.bucket_scale(matrix.data)
     for limit in (np.inf, 2500.0):
         labels = buckets.nearest_two_search(*graph, *starts, n, limit)
         secs, metres, _ = two_label_search(*graph, *starts, n, limit)
@@ -479,13 +488,7 @@ def test_core_search_in_halves_reports_no_room():
 
     rng = np.random.default_rng(78)
     n = 400
-    a, b = rng.integers(0, n, 1600), rng.integers(0, n, 1600)
-    w = rng.uniform(0.1, 2.0, 1600)
-    keep = a != b
-    matrix, length = csr_from_edges(a[keep], b[keep], w[keep], 3 * w[keep], n)
-    back_m, back_l = csr_from_edges(b[keep], a[keep], w[keep], 3 * w[keep], n)
-    search = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data, length)
-    back = (back_m.indptr.astype(np.int64), back_m.indices.astype(np.int32), back_m.data, back_l)
+    search, back = random_graph(rng, n, 1600, shortest=0.1)
     con = contract.Contraction.build(search, back, n)
     assert 100 < con.half < n  # a core to cut in two
     node, src = rng.integers(0, n, 30), np.arange(30) % 12
