@@ -5,12 +5,13 @@ generated networks (a perturbed grid with some edges removed, some one-way stree
 100,000 (``--extra-sizes``) and about 1,000,000 segments (``--segments``). Each gets 2,000 stations
 (``--stations``) at seeded random points near the streets.
 
-Where there are two cores, snapping, the search's second pass and the per-segment loop run in two threads
-(:mod:`locator.core.parallel`): the wall-time ratio counts that, the CPU-time ratio counts both threads' time.
+Where there are two cores, every stage of the pass runs on two threads (:mod:`locator.core.halves`, numba
+over TBB): the wall-time ratio counts that; the CPU-time ratio counts both threads' time, including the
+moments the TBB worker spins waiting for the next parallel loop (so CPU time is about twice the wall time).
 
-Each child also prints the pass's stages (best CPU time of a few runs): snapping, the two-label search,
-the per-segment loop, a whole pass (``full``) and the rest (``frame``, mostly building the segment table:
-the median over runs of full minus the stages, so only roughly). ``ids`` is the first use of the result's
+Each child also prints the pass's stages (best CPU time of a few runs, both threads): snapping, the
+two-label search, the per-segment loop, a whole pass (``full``) and the rest (``frame``, mostly building the
+segment table: the median over runs of full minus the stages, so only roughly). ``ids`` is the first use of the result's
 ``segments``, which adds the nearest and second-nearest station id columns (strings taken from the station
 positions; not in ``full``, nor in the timed pass: a caller that only sums the table never builds them).
 
