@@ -5,26 +5,63 @@
 coverage pass (:mod:`locator.core.buckets`) is tested against. :func:`segment_best_two` turns node labels
 into per-segment ones. Metres along the quickest path ride along with the seconds.
 
-The kernels are compiled on first use and cached on disk (``cache=True``) where numba can write its cache:
-next to this file, else the user-wide cache directory (``NUMBA_CACHE_DIR``), else not at all (each process
-then compiles once, a few seconds). :func:`warm` compiles them on a tiny input; the street-graph builder
-calls it when a snapshot loads, so no request pays for compilation.
+The kernels are compiled on first use and cached on disk (``cache=True``) in a folder named by a digest of
+all the kernel files (:func:`_cache_dir`): next to this file, else in the user's cache directory, else not
+at all (each process then compiles once, some seconds); ``NUMBA_CACHE_DIR`` puts it elsewhere. :func:`warm`
+compiles them on a tiny input; the street-graph builder calls it when a snapshot loads, so no request pays
+for compilation.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+from pathlib import Path
 
 import numba
 import numpy as np
 
 _INF = np.inf
+_KERNEL_FILES = ("shortest.py", "buckets.py", "contract.py", "snapgrid.py", "halves.py")
+
+
+def kernel_digest(folder: Path) -> str:
+    """A digest of the kernel files in ``folder``."""
+    return hashlib.sha256(b"".join((folder / name).read_bytes() for name in _KERNEL_FILES)).hexdigest()[:16]
+
+
+def _cache_dir() -> bool:
+    """Where compiled kernels are kept; False where nowhere can be written.
+
+    numba checks a cached kernel against its own file's date only, yet a kernel holds the compiled code of
+    the kernels it calls from the other files: after an update of those alone (a deploy, a ``git pull``) it
+    would go on running their old code. Named by a digest of every kernel file, the folder changes with any
+    of them.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return True  # (the user's choice, as it is)
+    here = Path(__file__).parent
+    digest = kernel_digest(here)
+    for base in (here / "__pycache__", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "locator"):
+        folder = base / f"numba-{digest}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ".written").touch()
+        except OSError:
+            continue
+        numba.config.CACHE_DIR = str(folder)
+        return True
+    return False
+
+
+_CACHE = _cache_dir()
 
 
 def _jit(func, **options):  # noqa: ANN001, ANN003, ANN202 - a decorator
     try:
-        return numba.njit(cache=True, nogil=True, **options)(func)
-    except RuntimeError:  # no writable cache location: compile per process instead
+        return numba.njit(cache=_CACHE, nogil=True, **options)(func)
+    except RuntimeError:  # (NUMBA_CACHE_DIR can't be written either) compile per process instead
         return numba.njit(cache=False, nogil=True, **options)(func)
 
 

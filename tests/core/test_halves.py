@@ -112,3 +112,22 @@ def test_each_segment_against_a_search_per_station(network, profile):
     two = np.sort(single, axis=1)[:, :2]
     np.testing.assert_allclose(cov["time_min"], two[:, 0], rtol=1e-12)
     np.testing.assert_allclose(cov["second_time_min"], two[:, 1], rtol=1e-12)
+
+
+@pytest.mark.skipif("NUMBA_CACHE_DIR" in os.environ, reason="the cache folder was asked for")
+def test_compiled_kernels_are_kept_by_a_digest_of_every_kernel_file(tmp_path):
+    """A kernel's cache holds the code of the kernels it calls from other files, which numba does not check:
+    a change to any kernel file must make a new cache folder."""
+    import shutil
+    from pathlib import Path
+
+    from locator.core import shortest
+
+    here = Path(shortest.__file__).parent
+    assert Path(numba.config.CACHE_DIR).name == f"numba-{shortest.kernel_digest(here)}"
+    for name in ("shortest.py", "buckets.py", "contract.py", "snapgrid.py", "halves.py"):
+        shutil.copy(here / name, tmp_path / name)
+    before = shortest.kernel_digest(tmp_path)
+    with (tmp_path / "buckets.py").open("a") as callee:  # a callee's file alone, as a deploy may change it
+        callee.write("\n# changed\n")
+    assert shortest.kernel_digest(tmp_path) != before
