@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 
 import geopandas as gpd
 import numba
@@ -86,7 +87,9 @@ def test_a_forked_worker_runs_the_pass(network):
     """As gunicorn forks its workers from a process that may already have run the pass."""
     want = table(*network)
     read, write = os.pipe()
-    child = os.fork()
+    with warnings.catch_warnings():  # (Python 3.12 warns of forking a process with threads, as gunicorn does)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
         try:
             same = table(*network).equals(want)
