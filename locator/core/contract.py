@@ -234,15 +234,15 @@ class Contraction:
         matrix, metres = csr_from_edges(number[a], number[b], w, m, len(core_nodes))
         graph = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data.astype(np.float64),
                  metres.astype(np.float64))
-        node_of = np.argsort(number)
-        renumbered = pruned[node_of], number[order].astype(np.int32), np.where(
-            parent >= 0, number[parent], -1).astype(np.int32), up, number[ends].astype(np.int32), first, number[
-            inner].astype(np.int32), steps
+        def numbered(nodes: np.ndarray) -> np.ndarray:
+            return np.where(nodes >= 0, number[nodes], -1).astype(np.int32)
+
         half = len(core_nodes) // 2
-        border = int(np.count_nonzero((np.repeat(np.arange(len(core_nodes)), np.diff(graph[0])) < half)
-                                      != (graph[1] < half)))
-        return cls(graph, number, node_of, half, border, buckets.bucket_scale(graph[2]),
-                   *renumbered, group)
+        rows = np.repeat(np.arange(len(core_nodes)), np.diff(graph[0]))
+        border = int(np.count_nonzero((rows < half) != (graph[1] < half)))
+        node_of = np.argsort(number)
+        return cls(graph, number, node_of, half, border, buckets.bucket_scale(graph[2]), pruned[node_of],
+                   numbered(order), numbered(parent), up, numbered(ends), first, numbered(inner), steps, group)
 
 
 def _near_numbers(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
