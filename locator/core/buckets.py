@@ -72,12 +72,13 @@ def _offer(d1, m1, s1, d2, m2, s2, u, nd, nm, s):  # noqa: ANN001, ANN202
 
 
 @_jit
-def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2, done, seed_node, seed_src, seed_s,  # noqa: ANN001, ANN201, C901, PLR0912
-                 seed_m, limit_s, width, top, entries, out_node, out_src, out_s, out_m):
+def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2, seed_node, seed_src, seed_s, seed_m,  # noqa: ANN001, ANN201, C901, PLR0912
+                 limit_s, width, top, entries, out_node, out_src, out_s, out_m):
     """The nearest source of nodes ``lo <= v < hi`` (``d1, m1, s1``, updated in place), from seeds on them
     (labels, kept where quicker than the node's), searching only among these nodes: a label offered across to
-    a node outside goes to ``out_*`` instead (as many as they hold). Each node is expanded after its label
-    last got better (``done`` marks those expanded since). Every label offered to a node is also weighed for
+    a node outside goes to ``out_*`` instead (as many as they hold). A queue entry holds its label's seconds:
+    it is stale once the node's label got better, so each label a node gets is expanded once (label-correcting
+    within a bucket). Every label offered to a node is also weighed for
     its quickest from another source (``d2, m2, s2``): what is left there at the end are the seeds of pass 2
     (a label is a path: none is quicker than the true second, and the final labels of the neighbours are
     among those offered).
@@ -87,39 +88,34 @@ def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2
     """
     least, most, far = _INF, 0.0, 0.0
     for i in range(len(seed_node)):
-        v = seed_node[i]
-        if seed_s[i] <= limit_s and _offer(d1, m1, s1, d2, m2, s2, v, seed_s[i], seed_m[i], seed_src[i]):
-            done[v] = False
+        if seed_s[i] <= limit_s and _offer(d1, m1, s1, d2, m2, s2, seed_node[i], seed_s[i], seed_m[i], seed_src[i]):
             least, most = min(least, seed_s[i]), max(most, seed_s[i])
     if least == _INF:
         return 0, far, most
     width, count = _window(most - least + top, width)
     head = np.full(count, -1, dtype=np.int32)
-    node_of = np.empty(entries, dtype=np.int32)
-    next_of = np.empty(entries, dtype=np.int32)
+    node_of, key_of, next_of = np.empty(entries, dtype=np.int32), np.empty(entries), np.empty(entries, dtype=np.int32)
     mask, inv = count - 1, 1.0 / width
     free, used, pending, sent = -1, 0, 0, 0
     b = np.int64(least * inv)
     for i in range(len(seed_node)):
         v = seed_node[i]
-        if d1[v] == seed_s[i] and s1[v] == seed_src[i] and not done[v]:  # (kept, or tied with a kept one)
+        if d1[v] == seed_s[i] and s1[v] == seed_src[i]:  # (kept)
             if used == entries:
                 return -1, far, most
             slot = np.int64(d1[v] * inv) & mask
-            node_of[used], next_of[used], head[slot] = v, head[slot], used
+            node_of[used], key_of[used], next_of[used], head[slot] = v, d1[v], head[slot], used
             used += 1
             pending += 1
     while pending > 0:
         slot = b & mask
         while head[slot] >= 0:
             k = head[slot]
-            v, head[slot] = node_of[k], next_of[k]
+            v, d, head[slot] = node_of[k], key_of[k], next_of[k]
             next_of[k], free = free, k
             pending -= 1
-            d = d1[v]
-            if done[v] or np.int64(d * inv) != b:
+            if d1[v] != d:  # (stale: the node has a better label since, in its own entry)
                 continue
-            done[v] = True
             far = max(far, d)
             m, s = m1[v], s1[v]
             for e in range(indptr[v], indptr[v + 1]):
@@ -136,7 +132,6 @@ def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2
                     if s1[u] != s and s1[u] >= 0:
                         d2[u], m2[u], s2[u] = d1[u], m1[u], s1[u]
                     d1[u], m1[u], s1[u] = nd, m + length[e], s
-                    done[u] = False
                     if free < 0 and used == entries:
                         return -1, far, most
                     if free >= 0:
@@ -144,7 +139,7 @@ def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2
                     else:
                         k, used = used, used + 1
                     at = np.int64(nd * inv) & mask
-                    node_of[k], next_of[k], head[at] = u, head[at], k
+                    node_of[k], key_of[k], next_of[k], head[at] = u, nd, head[at], k
                     pending += 1
                 elif s != s1[u] and nd < d2[u]:
                     d2[u], m2[u], s2[u] = nd, m + length[e], s
@@ -167,7 +162,6 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
     """
     d1, m1, s1 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
     d2, m2, s2 = np.full(n, _INF), np.full(n, _INF), np.full(n, -1, dtype=np.int32)
-    done = np.zeros(n, dtype=np.bool_)
     touch = 0.0
     if whole:
         for e in range(0, len(indices), 16):  # a cache line at a time
@@ -177,7 +171,7 @@ def first_pass(indptr, indices, weight, length, start_node, start_src, start_s, 
         for v in range(0, len(indptr), 8):
             touch += indptr[v]
     nowhere = np.empty(0, dtype=np.int32)
-    sent, far, hi = search_range(indptr, indices, weight, length, 0, n, d1, m1, s1, d2, m2, s2, done, start_node,
+    sent, far, hi = search_range(indptr, indices, weight, length, 0, n, d1, m1, s1, d2, m2, s2, start_node,
                                  start_src.astype(np.int32), start_s, start_m, limit_s, width, top, entries, nowhere,
                                  nowhere, np.empty(0), np.empty(0))
     far = far if touch >= 0 else -far  # (used, so that the reads are made)
@@ -191,9 +185,7 @@ def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, wi
     :func:`first_pass`) carried on within each region; only these regions' nodes are written. Returns False
     where the entry pool ran out (the seeds are then spent: start again from a copy)."""
     n = len(d1)
-    done = np.zeros(n, dtype=np.bool_)
-    node_of = np.empty(entries, dtype=np.int32)
-    next_of = np.empty(entries, dtype=np.int32)
+    node_of, key_of, next_of = np.empty(entries, dtype=np.int32), np.empty(entries), np.empty(entries, dtype=np.int32)
     free, used, pending = -1, 0, 0
     width, count = _window(max(far + top, hi), width)  # every seed is within the window from 0
     head = np.full(count, -1, dtype=np.int32)
@@ -205,27 +197,24 @@ def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, wi
                 return False
             key = np.int64(d2[v] * inv)
             b = min(b, key)
-            node_of[used], next_of[used], head[key & mask] = v, head[key & mask], used
+            node_of[used], key_of[used], next_of[used], head[key & mask] = v, d2[v], head[key & mask], used
             used += 1
             pending += 1
     while pending > 0:
         slot = b & mask
         while head[slot] >= 0:
             k = head[slot]
-            v, head[slot] = node_of[k], next_of[k]
+            v, d, head[slot] = node_of[k], key_of[k], next_of[k]
             next_of[k], free = free, k
             pending -= 1
-            d = d2[v]
-            if done[v] or np.int64(d * inv) != b:
+            if d2[v] != d:  # (stale)
                 continue
-            done[v] = True
             m, s, region = m2[v], s2[v], s1[v]
             for e in range(indptr[v], indptr[v + 1]):
                 nd = d + weight[e]
                 u = indices[e]
                 if nd < d2[u] and s1[u] == region and nd <= limit_s:
                     d2[u], m2[u], s2[u] = nd, m + length[e], s
-                    done[u] = False
                     if free < 0 and used == len(node_of):
                         return False
                     if free >= 0:
@@ -233,7 +222,7 @@ def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, wi
                     else:
                         k, used = used, used + 1
                     at = np.int64(nd * inv) & mask
-                    node_of[k], next_of[k], head[at] = u, head[at], k
+                    node_of[k], key_of[k], next_of[k], head[at] = u, nd, head[at], k
                     pending += 1
         b += 1
     return True

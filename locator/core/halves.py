@@ -53,7 +53,6 @@ def _pass_one(indptr, indices, weight, length, half, border, node, src, secs, me
     False where room ran out."""
     n = len(indptr) - 1
     d1[:], m1[:], s1[:], d2[:], m2[:], s2[:] = _INF, _INF, -1, _INF, _INF, -1
-    done = np.zeros(n, dtype=np.bool_)
     bounds = np.array([0, half, n])
     room = len(node) + more * (2 * border + 16)  # (round 0 holds every start)
     # mail[r % 2, p]: what half p sent in round r (node, source, seconds, metres), sent[r % 2, p] how many
@@ -73,8 +72,7 @@ def _pass_one(indptr, indices, weight, length, half, border, node, src, secs, me
             q = 1 - p
             got = sent[last, q]
             sent[now, p] = search_range(indptr, indices, weight, length, bounds[p], bounds[p + 1], d1, m1, s1, d2, m2,
-                                        s2, done,
-                                        mail_node[last, q, :got], mail_src[last, q, :got], mail_s[last, q, :got],
+                                        s2, mail_node[last, q, :got], mail_src[last, q, :got], mail_s[last, q, :got],
                                         mail_m[last, q, :got], _INF, width, top,
                                         more * (bounds[p + 1] - bounds[p] + got + 1), mail_node[now, p],
                                         mail_src[now, p], mail_s[now, p], mail_m[now, p])[0]
