@@ -34,28 +34,27 @@ def grid_cells(ax, ay, bx, by, x0, y0, cell_m, nx, ny):  # noqa: ANN001, ANN201
     within half a cell diagonal of it, a little more for rounding): CSR cell start, the pieces' end points
     (``item_xy``: ax, ay, bx, by per item) and the piece of each item."""
     reach = cell_m * (0.5 * np.sqrt(2.0) + 1e-6)
-    count = np.zeros(nx * ny + 1, dtype=np.int64)
-    for p in range(len(ax)):
-        i0, i1 = int((min(ax[p], bx[p]) - x0) / cell_m), int((max(ax[p], bx[p]) - x0) / cell_m)
-        j0, j1 = int((min(ay[p], by[p]) - y0) / cell_m), int((max(ay[p], by[p]) - y0) / cell_m)
-        for i in range(max(i0, 0), min(i1, nx - 1) + 1):
-            for j in range(max(j0, 0), min(j1, ny - 1) + 1):
-                if _near_cell(ax[p], ay[p], bx[p], by[p], x0 + (i + 0.5) * cell_m, y0 + (j + 0.5) * cell_m, reach):
-                    count[i * ny + j + 1] += 1
-    start = np.cumsum(count)
-    fill = start[:-1].copy()
-    item_xy = np.empty((start[-1], 4))
-    item_piece = np.empty(start[-1], dtype=np.int32)
-    for p in range(len(ax)):
-        i0, i1 = int((min(ax[p], bx[p]) - x0) / cell_m), int((max(ax[p], bx[p]) - x0) / cell_m)
-        j0, j1 = int((min(ay[p], by[p]) - y0) / cell_m), int((max(ay[p], by[p]) - y0) / cell_m)
-        for i in range(max(i0, 0), min(i1, nx - 1) + 1):
-            for j in range(max(j0, 0), min(j1, ny - 1) + 1):
-                if _near_cell(ax[p], ay[p], bx[p], by[p], x0 + (i + 0.5) * cell_m, y0 + (j + 0.5) * cell_m, reach):
+    start = np.zeros(nx * ny + 1, dtype=np.int64)
+    fill = np.zeros(nx * ny, dtype=np.int64)  # the first sweep counts each cell's items; the second fills them in
+    item_xy, item_piece = np.empty((0, 4)), np.empty(0, dtype=np.int32)
+    for sweep in range(2):
+        if sweep:
+            start[1:] = np.cumsum(fill)
+            fill = start[:-1].copy()
+            item_xy, item_piece = np.empty((start[-1], 4)), np.empty(start[-1], dtype=np.int32)
+        for p in range(len(ax)):
+            i0, i1 = int((min(ax[p], bx[p]) - x0) / cell_m), int((max(ax[p], bx[p]) - x0) / cell_m)
+            j0, j1 = int((min(ay[p], by[p]) - y0) / cell_m), int((max(ay[p], by[p]) - y0) / cell_m)
+            for i in range(max(i0, 0), min(i1, nx - 1) + 1):
+                for j in range(max(j0, 0), min(j1, ny - 1) + 1):
+                    if not _near_cell(ax[p], ay[p], bx[p], by[p], x0 + (i + 0.5) * cell_m, y0 + (j + 0.5) * cell_m,
+                                      reach):
+                        continue
                     k = fill[i * ny + j]
-                    item_xy[k, 0], item_xy[k, 1], item_xy[k, 2], item_xy[k, 3] = ax[p], ay[p], bx[p], by[p]
-                    item_piece[k] = p
-                    fill[i * ny + j] += 1
+                    if sweep:
+                        item_xy[k, 0], item_xy[k, 1], item_xy[k, 2], item_xy[k, 3] = ax[p], ay[p], bx[p], by[p]
+                        item_piece[k] = p
+                    fill[i * ny + j] = k + 1
     return start, item_xy, item_piece
 
 
