@@ -71,6 +71,29 @@ def _offer(d1, m1, s1, d2, m2, s2, u, nd, nm, s):  # noqa: ANN001, ANN202
     return False
 
 
+@_jit_inline
+def _push(node_of, key_of, next_of, head, free, used, v, key, slot):  # noqa: ANN001, ANN202
+    """Queue node v with its label's seconds in bucket ``slot``, in a pooled entry (a freed one first).
+    Returns the pool's free list and count used, and False where the pool is full."""
+    if free >= 0:
+        k, free = free, next_of[free]
+    elif used < len(node_of):
+        k, used = used, used + 1
+    else:
+        return free, used, False
+    node_of[k], key_of[k], next_of[k], head[slot] = v, key, head[slot], k
+    return free, used, True
+
+
+@_jit_inline
+def _pop(node_of, key_of, next_of, head, slot, free):  # noqa: ANN001, ANN202
+    """Take the first entry of bucket ``slot`` (its node and seconds), its entry back on the free list."""
+    k = head[slot]
+    v, d, head[slot] = node_of[k], key_of[k], next_of[k]
+    next_of[k] = free
+    return v, d, k
+
+
 @_jit
 def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2, seed_node, seed_src, seed_s, seed_m,  # noqa: ANN001, ANN201, C901, PLR0912
                  limit_s, width, top, entries, out_node, out_src, out_s, out_m):
@@ -101,18 +124,14 @@ def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2
     for i in range(len(seed_node)):
         v = seed_node[i]
         if d1[v] == seed_s[i] and s1[v] == seed_src[i]:  # (kept)
-            if used == entries:
+            free, used, ok = _push(node_of, key_of, next_of, head, free, used, v, d1[v], np.int64(d1[v] * inv) & mask)
+            if not ok:
                 return -1, far, most
-            slot = np.int64(d1[v] * inv) & mask
-            node_of[used], key_of[used], next_of[used], head[slot] = v, d1[v], head[slot], used
-            used += 1
             pending += 1
     while pending > 0:
         slot = b & mask
         while head[slot] >= 0:
-            k = head[slot]
-            v, d, head[slot] = node_of[k], key_of[k], next_of[k]
-            next_of[k], free = free, k
+            v, d, free = _pop(node_of, key_of, next_of, head, slot, free)
             pending -= 1
             if d1[v] != d:  # (stale: the node has a better label since, in its own entry)
                 continue
@@ -132,14 +151,9 @@ def search_range(indptr, indices, weight, length, lo, hi, d1, m1, s1, d2, m2, s2
                     if s1[u] != s and s1[u] >= 0:
                         d2[u], m2[u], s2[u] = d1[u], m1[u], s1[u]
                     d1[u], m1[u], s1[u] = nd, m + length[e], s
-                    if free < 0 and used == entries:
+                    free, used, ok = _push(node_of, key_of, next_of, head, free, used, u, nd, np.int64(nd * inv) & mask)
+                    if not ok:
                         return -1, far, most
-                    if free >= 0:
-                        k, free = free, next_of[free]
-                    else:
-                        k, used = used, used + 1
-                    at = np.int64(nd * inv) & mask
-                    node_of[k], key_of[k], next_of[k], head[at] = u, nd, head[at], k
                     pending += 1
                 elif s != s1[u] and nd < d2[u]:
                     d2[u], m2[u], s2[u] = nd, m + length[e], s
@@ -193,19 +207,16 @@ def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, wi
     b = np.int64(1) << 62
     for v in range(n):
         if s2[v] >= 0 and owner[s1[v]] == part:
-            if used == len(node_of):
-                return False
             key = np.int64(d2[v] * inv)
             b = min(b, key)
-            node_of[used], key_of[used], next_of[used], head[key & mask] = v, d2[v], head[key & mask], used
-            used += 1
+            free, used, ok = _push(node_of, key_of, next_of, head, free, used, v, d2[v], key & mask)
+            if not ok:
+                return False
             pending += 1
     while pending > 0:
         slot = b & mask
         while head[slot] >= 0:
-            k = head[slot]
-            v, d, head[slot] = node_of[k], key_of[k], next_of[k]
-            next_of[k], free = free, k
+            v, d, free = _pop(node_of, key_of, next_of, head, slot, free)
             pending -= 1
             if d2[v] != d:  # (stale)
                 continue
@@ -215,14 +226,9 @@ def second_pass(indptr, indices, weight, length, limit_s, d1, s1, d2, m2, s2, wi
                 u = indices[e]
                 if nd < d2[u] and s1[u] == region and nd <= limit_s:
                     d2[u], m2[u], s2[u] = nd, m + length[e], s
-                    if free < 0 and used == len(node_of):
+                    free, used, ok = _push(node_of, key_of, next_of, head, free, used, u, nd, np.int64(nd * inv) & mask)
+                    if not ok:
                         return False
-                    if free >= 0:
-                        k, free = free, next_of[free]
-                    else:
-                        k, used = used, used + 1
-                    at = np.int64(nd * inv) & mask
-                    node_of[k], key_of[k], next_of[k], head[at] = u, nd, head[at], k
                     pending += 1
         b += 1
     return True
