@@ -113,16 +113,17 @@ class SegmentCoverage:
         with self._lock:  # results are shared between threads: one of them adds the ids, once
             if not self._with_ids:
                 # a take on a string array, not a million Python strings converted one by one
-                ids = pd.array(self.stations["id"].to_numpy(dtype=object), dtype="str")
+                ids = self.stations["id"].array
                 self._table["station_id"] = ids.take(self.nearest, allow_fill=True)
                 self._table["second_station_id"] = ids.take(self.second, allow_fill=True)
                 self._with_ids = True
             return self._table
 
 
-def _texts(column: pd.Series) -> np.ndarray:
-    """A column as strings (objects), without converting one already of strings."""
-    return column.to_numpy(dtype=object) if isinstance(column.dtype, pd.StringDtype) else column.astype(str).to_numpy()
+def _texts(column: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """A column as an array of pandas' ``str`` dtype (missing: NaN): a copy of the array where it already is
+    one (no Python string is made, nor inferred again by the stations' table)."""
+    return column.array.copy() if column.dtype == "str" else column.astype("str").array
 
 
 def _station_xy(stations: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +157,7 @@ def segment_coverage(graph: StreetGraph, stations: gpd.GeoDataFrame, *, profile:
             np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros(0),
             np.zeros(0, dtype=np.int32)), strict=True))
     far = snapped.snap_m > max_snap_m if mode == "network" else np.zeros(len(sx), dtype=bool)
-    ids = _texts(stations["id"]) if "id" in stations else np.arange(len(stations)).astype(str)
+    ids = _texts(stations["id"]) if "id" in stations else pd.array(np.arange(len(stations)).astype(str), dtype="str")
     names = _texts(stations["name"]) if "name" in stations else ids
     # no copies: the street columns are shared per graph (read-only), the rest is new
     columns = {**_street_columns(graph), **{key: table[key] for key in (
