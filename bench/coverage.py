@@ -26,6 +26,10 @@ distances only (no second-nearest, no segments, no snapping), so the ratio flatt
 Timing runs in one child process per graph: ``--rounds`` rounds, each running ours then networkx for each
 profile, interleaved so both see the same machine load; the table keeps each one's best round, in wall
 time and in CPU time of the process (``*_cpu_s``, less disturbed by other work on a shared machine).
+Interleaved, our pass always starts just after networkx has walked its own graph, which is far larger than
+the processor's caches: the pass runs cold, as it does in the service. The ``*_warm_s`` columns (and
+``ratio_warm``) time each side three times back to back per round instead and keep the best of the later
+runs, the usual best-of-repeats that ``timeit`` reports; the goal is judged on the interleaved ``ratio``.
 Peak memory is measured in a fresh child per graph and profile that only builds the graph and runs one pass
 (``ru_maxrss``), so networkx's graph is not in it.
 
@@ -163,6 +167,12 @@ def worker_time(spec: str, args: argparse.Namespace) -> None:
             wall, cpu, _ = timed(nx.multi_source_dijkstra_path_length, g, sources)
             print(json.dumps({"kind": "networkx", "profile": profile, "round": rnd, "wall_s": wall, "cpu_s": cpu}),
                   flush=True)
+        for rnd in range(args.rounds if g is not None else 0):
+            for kind, func, call in (("ours_warm", segment_coverage, (graph, stations)),
+                                     ("networkx_warm", nx.multi_source_dijkstra_path_length, (g, sources))):
+                kwargs = {"profile": profile} if kind == "ours_warm" else {}
+                runs = [timed(func, *call, **kwargs)[0] for _ in range(3)][1:]  # (the first one runs cold)
+                print(json.dumps({"kind": kind, "profile": profile, "round": rnd, "wall_s": min(runs)}), flush=True)
         del g
         parts = [stages(graph, stations, profile) for _ in range(max(args.rounds, 5))]
         best = {k: min(p[k] for p in parts) for k in parts[0]}
@@ -199,12 +209,16 @@ def measure(spec: str, args: argparse.Namespace) -> list[dict]:
         row = {"graph": spec, "segments": build["segments"], "nodes": build["nodes"], "profile": profile,
                "build_s": build["build_s"], "pass_s": min(r["wall_s"] for r in ours),
                "pass_cpu_s": min(r["cpu_s"] for r in ours), "networkx_s": np.nan, "networkx_cpu_s": np.nan,
-               "ratio": np.nan, "ratio_cpu": np.nan, "peak_rss_mb": memory["peak_rss_mb"]}
+               "ratio": np.nan, "ratio_cpu": np.nan, "ratio_warm": np.nan, "peak_rss_mb": memory["peak_rss_mb"]}
         if base:
             row["networkx_s"] = min(r["wall_s"] for r in base)
             row["networkx_cpu_s"] = min(r["cpu_s"] for r in base)
             row["ratio"] = row["networkx_s"] / row["pass_s"]
             row["ratio_cpu"] = row["networkx_cpu_s"] / row["pass_cpu_s"]
+            warm = {kind: min(r["wall_s"] for r in records if r["kind"] == kind and r["profile"] == profile)
+                    for kind in ("ours_warm", "networkx_warm")}
+            row["pass_warm_s"], row["networkx_warm_s"] = warm["ours_warm"], warm["networkx_warm"]
+            row["ratio_warm"] = warm["networkx_warm"] / warm["ours_warm"]
         rows.append(row)
     return rows
 
@@ -232,13 +246,14 @@ def main() -> None:
         print(f"({SHARED} absent: bj-streets skipped)")
     specs += [f"grid-{int(s)}" for s in args.extra_sizes.split(",") if s] + [f"grid-{args.segments}"]
     rows: list[dict] = []
+    digits = lambda v: f"{v:.4g}"  # noqa: E731 (ratios and seconds alike, however small)
     for spec in specs:
         rows.extend(measure(spec, args))
-        print(pd.DataFrame(rows[-2:]).to_string(index=False, header=len(rows) == 2, float_format="%.3f"), flush=True)
+        print(pd.DataFrame(rows[-2:]).to_string(index=False, header=len(rows) == 2, float_format=digits), flush=True)
     print()
-    print(pd.DataFrame(rows).to_string(index=False, float_format="%.3f"))
+    print(pd.DataFrame(rows).to_string(index=False, float_format=digits))
     print(f"\nbest of {args.rounds} interleaved rounds; ratio = networkx nearest-only multi-source Dijkstra time / our"
-          " full pass time (wall; ratio_cpu on process CPU time), higher is better;")
+          " full pass time (wall; ratio_cpu on process CPU time; ratio_warm each run back to back), higher is better;")
     print("goals: ratio >= 20, 1M-segment pass < 10 s and peak RSS < 2048 MB.")
 
 
