@@ -109,6 +109,11 @@ def timed(func, *args, **kwargs) -> tuple[float, float, object]:  # noqa: ANN001
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
+def back_to_back(func, *args, **kwargs) -> float:  # noqa: ANN001, ANN003
+    """The better wall time of the second and third of three calls in a row (the first one runs cold)."""
+    return min([timed(func, *args, **kwargs)[0] for _ in range(3)][1:])
+
+
 def networkx_graph(graph: StreetGraph, profile: str):  # noqa: ANN201
     import networkx as nx
 
@@ -168,11 +173,9 @@ def worker_time(spec: str, args: argparse.Namespace) -> None:
             print(json.dumps({"kind": "networkx", "profile": profile, "round": rnd, "wall_s": wall, "cpu_s": cpu}),
                   flush=True)
         for rnd in range(args.rounds if g is not None else 0):
-            for kind, func, call in (("ours_warm", segment_coverage, (graph, stations)),
-                                     ("networkx_warm", nx.multi_source_dijkstra_path_length, (g, sources))):
-                kwargs = {"profile": profile} if kind == "ours_warm" else {}
-                runs = [timed(func, *call, **kwargs)[0] for _ in range(3)][1:]  # (the first one runs cold)
-                print(json.dumps({"kind": kind, "profile": profile, "round": rnd, "wall_s": min(runs)}), flush=True)
+            for kind, wall in (("ours_warm", back_to_back(segment_coverage, graph, stations, profile=profile)),
+                               ("networkx_warm", back_to_back(nx.multi_source_dijkstra_path_length, g, sources))):
+                print(json.dumps({"kind": kind, "profile": profile, "round": rnd, "wall_s": wall}), flush=True)
         del g
         parts = [stages(graph, stations, profile) for _ in range(max(args.rounds, 5))]
         best = {k: min(p[k] for p in parts) for k in parts[0]}
@@ -246,12 +249,12 @@ def main() -> None:
         print(f"({SHARED} absent: bj-streets skipped)")
     specs += [f"grid-{int(s)}" for s in args.extra_sizes.split(",") if s] + [f"grid-{args.segments}"]
     rows: list[dict] = []
-    digits = lambda v: f"{v:.4g}"  # noqa: E731 (ratios and seconds alike, however small)
     for spec in specs:
         rows.extend(measure(spec, args))
-        print(pd.DataFrame(rows[-2:]).to_string(index=False, header=len(rows) == 2, float_format=digits), flush=True)
+        print(pd.DataFrame(rows[-2:]).to_string(index=False, header=len(rows) == 2, float_format="{:.4g}".format),
+              flush=True)
     print()
-    print(pd.DataFrame(rows).to_string(index=False, float_format=digits))
+    print(pd.DataFrame(rows).to_string(index=False, float_format="{:.4g}".format))
     print(f"\nbest of {args.rounds} interleaved rounds; ratio = networkx nearest-only multi-source Dijkstra time / our"
           " full pass time (wall; ratio_cpu on process CPU time; ratio_warm each run back to back), higher is better;")
     print("goals: ratio >= 20, 1M-segment pass < 10 s and peak RSS < 2048 MB.")
