@@ -153,8 +153,12 @@ def serve(wsgi_app, *, app: object = None) -> LiveServer:
 
 
 def _app(store: Path, **settings: object):
+    from locator.core import shortest
     from locator.web import create_app
 
+    # compile (or load) the kernels before a page asks: on a fresh clone that takes about half a minute, more
+    # than a page load may (the service does the same before it starts its workers)
+    shortest.warm()
     return create_app({"STORE": str(store), "TESTING": True, "TILES": "none", **settings})
 
 
