@@ -240,19 +240,19 @@ def _serve(args: argparse.Namespace, settings: dict[str, object]) -> int:
     host = args.host or str(settings["HOST"])
     port = args.port or int(settings["PORT"])  # type: ignore[call-overload]
     os.environ["LOCATOR_STORE"] = str(settings["STORE"])
+    # the kernels compiled (or loaded) once here, into the on-disk cache that the workers (or the dev server)
+    # load from: else each one's first request compiles them, about half a minute on a new machine
+    print("locator: 准备计算内核（新机器首次约半分钟） / preparing the kernels (about 30 s the first time)",
+          file=sys.stderr)
+    from locator.core import shortest
+
+    shortest.warm()
     if args.dev:
         from locator.web import create_app
 
         create_app().run(host=host, port=port, debug=True)
         return 0
     workers = args.workers or int(settings["WORKERS"])  # type: ignore[call-overload]
-    # the kernels compiled (or loaded) once here, into the on-disk cache the workers load from: else each
-    # worker's first request compiles them, about half a minute on a new machine
-    print("locator: 准备计算内核（新机器首次约半分钟） / preparing the kernels (about 30 s the first time)",
-          file=sys.stderr)
-    from locator.core import shortest
-
-    shortest.warm()
     print(f"locator: http://{host}:{port}/  (store: {settings['STORE']})", file=sys.stderr)
     # gthread: each worker answers on SERVE_THREADS threads and keeps connections alive, so a request waiting
     # on I/O (the rate-limit counter in Redis, the store) doesn't hold up the next; measured in bench/nearest.py
