@@ -290,6 +290,8 @@ class _Model:
     def _link_rows(self) -> None:
         """y_g - sum_{i in N_g} x_i <= 0 for every group, added in one call."""
         n_y, rows = self.n_y, self.rows
+        if not n_y:  # (no booth reaches any group not already covered: nothing to link)
+            return
         counts = np.diff(rows.indptr) + 1
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
         index = np.empty(int(counts.sum()), dtype=np.int32)

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from locator.core.siting import Demand, Instance, aggregate, coverage_relation, spacing_conflicts
-from locator.core.siting_solve import greedy_mclp, mip_mclp
+from locator.core.siting_solve import Problem, cover_target, greedy_mclp, mip_mclp
 
 
 def path_graph(n: int, step_m: float = 100.0) -> sp.csr_matrix:
@@ -216,6 +216,15 @@ def test_cover_infeasible_because_of_spacing():
     blocked = inst.cover(target_share=1.0, conflicts=conflicts)
     assert blocked.status == "infeasible"
     assert blocked.reachable_weight == pytest.approx(800.0)  # booths 2 and 8 (the middle one conflicts with both)
+
+
+def test_cover_where_no_booth_reaches_any_group_is_infeasible_not_an_error():
+    # spacing conflicts skip the quick bound, so the MIP is built with no group to link (found by schemathesis)
+    problem = Problem(rows=sp.csr_matrix((2, 2)), weight=np.array([100.0, 100.0]), allowed=np.ones(2, dtype=bool),
+                      conflicts=np.array([[0, 1]]))
+    answer = cover_target(problem, need=100.0, method="exact")
+    assert answer.status == "infeasible"
+    assert answer.reachable_weight == pytest.approx(0.0)
 
 
 def test_mip_starts_from_greedy_and_never_does_worse():
